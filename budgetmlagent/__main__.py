@@ -1,0 +1,5 @@
+import sys
+
+from budgetmlagent.cli import main
+
+sys.exit(main())

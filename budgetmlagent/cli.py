@@ -1,0 +1,45 @@
+"""Command-line entry point: `budgetmlagent models|run|bench`.
+
+Heavy modules (torch, chromadb, langchain) are imported inside the command handlers so that
+`budgetmlagent --help` stays instant.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from budgetmlagent import __version__
+    from budgetmlagent.providers.commands import add_models_parser
+    from budgetmlagent.run_command import add_run_parser
+
+    parser = argparse.ArgumentParser(
+        prog="budgetmlagent",
+        description="Cost-effective LLM agents that improve ML tasks (MLAgentBench form).",
+    )
+    parser.add_argument("--version", action="version", version=f"budgetmlagent {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    add_models_parser(sub)
+    add_run_parser(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    handler = getattr(args, "handler", None)
+    if handler is None:
+        parser.print_help()
+        return 2
+    try:
+        return int(handler(args) or 0)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,142 @@
+"""Runtime settings of a run (LangGraph `context_schema`): models, cascade, budgets and limits."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from budgetmlagent.graph.presets import ModelLineup, resolve_preset
+
+if TYPE_CHECKING:
+    from langchain_core.language_models import BaseChatModel
+
+# (spec, temperature, max_tokens) -> chat model; tests pass scripted fakes through this.
+ChatModelFactory = Callable[[str, float, int], "BaseChatModel"]
+
+
+def _default_cache() -> str:
+    return os.environ.get("BUDGETMLAGENT_CACHE", str(Path.home() / ".cache" / "budgetmlagent"))
+
+
+@dataclass(kw_only=True)
+class Context:
+    """Settings a caller passes as `graph.invoke(inputs, context=Context(...))`."""
+
+    preset: str = field(
+        default="local",
+        metadata={"description": "Model line-up: `local` (offline), `paper`, or `single:<spec>`."},
+    )
+    planner_models: list[str] | None = field(
+        default=None, metadata={"description": "Override the planner cascade (cheapest first)."}
+    )
+    expert_model: str | None = field(default=None, metadata={"description": "Override the expert model."})
+    tries_per_tier: list[int] = field(
+        default_factory=lambda: [3, 1],
+        metadata={"description": "m: invalid replies tolerated per tier before escalating (last value repeats)."},
+    )
+    repeat_limit: int = field(
+        default=3, metadata={"description": "r: the same action this many times in a row escalates."}
+    )
+    lifelines: int = field(
+        default=5, metadata={"description": "l: expensive calls (expert + top-tier escalations) per run."}
+    )
+    max_steps: int = field(default=30, metadata={"description": "Step cap (actions) per run."})
+    budget_usd: float = field(default=2.0, metadata={"description": "Dollar cap per run."})
+    wall_clock_s: float = field(default=3 * 3600, metadata={"description": "Wall-clock cap per run."})
+    script_timeout_s: float = field(default=600, metadata={"description": "Timeout of one script run."})
+    script_memory_mb: int = field(default=4096, metadata={"description": "Address-space limit of scripts."})
+    debug_attempts: int = field(
+        default=3, metadata={"description": "Fixes the debugger may try after one failed script run."}
+    )
+    debugger_escalate_after: int = field(
+        default=2, metadata={"description": "k: failed fixes before the debugger escalates a tier."}
+    )
+    coder_escalate_after: int = field(
+        default=2, metadata={"description": "Edits that broke the script before the coder escalates."}
+    )
+    retrieval_k: int = field(default=3, metadata={"description": "Older steps retrieved into the prompt."})
+    planning_temperature: float = 0.2
+    worker_temperature: float = 0.01
+    max_output_tokens: int = field(default=700, metadata={"description": "Planner/worker reply cap."})
+    code_output_tokens: int = field(default=2500, metadata={"description": "Coder/debugger reply cap."})
+    use_retrieval: bool = field(default=True, metadata={"description": "Retrieve older steps (Chroma)."})
+    use_expert: bool = field(default=True, metadata={"description": "Offer the Ask Expert lifeline."})
+    use_cascade: bool = field(default=True, metadata={"description": "Escalate to stronger tiers."})
+    memory_dir: str = field(
+        default_factory=lambda: str(Path(_default_cache()) / "memory"),
+        metadata={"description": "Chroma store shared by runs (long-term memory)."},
+    )
+    runs_dir: str = field(default="runs", metadata={"description": "Where run folders are created."})
+    cache_dir: str = field(
+        default_factory=_default_cache, metadata={"description": "Baseline-score cache and the like."}
+    )
+    seed: int = 0
+    chat_model_factory: ChatModelFactory | None = field(
+        default=None, metadata={"description": "Testing hook: build chat models from specs."}
+    )
+
+    def __post_init__(self) -> None:
+        # Env vars fill fields left at their defaults (react-agent's habit), e.g. BUDGETMLAGENT_PRESET.
+        for f in fields(self):
+            env = os.environ.get(f"BUDGETMLAGENT_{f.name.upper()}")
+            if env is None or f.name == "chat_model_factory" or getattr(self, f.name) != _default(f):
+                continue
+            setattr(self, f.name, _coerce(env, getattr(self, f.name)))
+
+    @property
+    def lineup(self) -> ModelLineup:
+        base = resolve_preset(self.preset)
+        planner = tuple(self.planner_models) if self.planner_models else base.planner
+        expert = self.expert_model or base.expert
+        lineup = ModelLineup(
+            planner=planner, coder=base.coder, debugger=base.debugger, worker=base.worker, expert=expert
+        )
+        if not self.use_cascade:
+            lineup = ModelLineup(
+                planner=planner[:1],
+                coder=base.coder[:1],
+                debugger=base.debugger[:1],
+                worker=base.worker,
+                expert=expert,
+            )
+        return lineup
+
+    @property
+    def expert_enabled(self) -> bool:
+        return self.use_expert and self.lineup.expert is not None
+
+    def tries_at(self, tier: int) -> int:
+        return self.tries_per_tier[min(tier, len(self.tries_per_tier) - 1)]
+
+    def public_dict(self) -> dict[str, Any]:
+        """Settings as JSON-able values (config.json)."""
+        out = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "chat_model_factory"}
+        lineup = self.lineup
+        out["models"] = {role: list(lineup.tiers(role)) for role in ("planner", "coder", "debugger")}
+        out["models"] |= {"worker": lineup.worker, "expert": lineup.expert if self.expert_enabled else None}
+        return out
+
+
+def _default(f: Any) -> Any:
+    from dataclasses import MISSING
+
+    if f.default is not MISSING:
+        return f.default
+    if f.default_factory is not MISSING:
+        return f.default_factory()
+    return None
+
+
+def _coerce(text: str, current: Any) -> Any:
+    if isinstance(current, bool):
+        return text.lower() in ("1", "true", "yes", "on")
+    if isinstance(current, int):
+        return int(text)
+    if isinstance(current, float):
+        return float(text)
+    if isinstance(current, list):
+        return [type(current[0])(x) if current else x for x in text.split(",")]
+    return text

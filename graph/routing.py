@@ -1,0 +1,82 @@
+"""Conditional edges: every retry, escalation, lifeline and limit is decided here, from state."""
+
+from __future__ import annotations
+
+import json
+from typing import Literal
+
+from langgraph.runtime import Runtime
+
+from budgetmlagent.graph.context import Context
+from budgetmlagent.graph.state import State
+from budgetmlagent.nodes.observe import limit_reached
+from budgetmlagent.nodes.planner import EDIT_ACTIONS, WORKER_ACTIONS
+
+
+def can_escalate(state: State, ctx: Context, role: str) -> bool:
+    """A next tier exists, the cascade is on, and a lifeline pays for it if it must."""
+    tier = state.get("tiers", {}).get(role, 0)
+    if not ctx.use_cascade or tier + 1 >= len(ctx.lineup.tiers(role)):
+        return False
+    return not ctx.lineup.spends_lifeline(role, tier + 1) or state.get("lifelines", 0) > 0
+
+
+def repeated_action(state: State, ctx: Context) -> bool:
+    """The pending action equals the previous r-1 actions (same name and input)."""
+    pending = state.get("pending")
+    previous = state.get("steps", [])[-(ctx.repeat_limit - 1) :] if ctx.repeat_limit > 1 else []
+    if pending is None or len(previous) < ctx.repeat_limit - 1:
+        return False
+    key = (pending["action"], json.dumps(pending["action_input"], sort_keys=True))
+    return all((s["action"], json.dumps(s["action_input"], sort_keys=True)) == key for s in previous)
+
+
+def route_after_prepare(state: State) -> Literal["planner", "__end__"]:
+    return "planner" if state.get("status") == "running" else "__end__"
+
+
+def route_after_planner(
+    state: State, runtime: Runtime[Context]
+) -> Literal[
+    "planner", "escalate_planner", "expert", "coder", "escalate_coder", "worker", "executor", "observe", "evaluate"
+]:
+    ctx = runtime.context
+    if limit_reached(state, ctx, len(state.get("steps", []))):
+        return "observe"  # closes the step; observe's limit check then ends the run
+    pending = state.get("pending")
+    if pending is None:
+        tier = state.get("tiers", {}).get("planner", 0)
+        if state.get("failures", {}).get("planner", 0) < ctx.tries_at(tier):
+            return "planner"  # retry at the same tier with the rejection as feedback
+        return "escalate_planner" if can_escalate(state, ctx, "planner") else "observe"
+    if repeated_action(state, ctx) and can_escalate(state, ctx, "planner"):
+        return "escalate_planner"
+    action = pending["action"]
+    if action == "Final Answer":
+        return "evaluate"
+    if action == "Ask Expert":
+        return "expert"
+    if action in EDIT_ACTIONS:
+        broke = state.get("failures", {}).get("coder", 0) >= ctx.coder_escalate_after
+        return "escalate_coder" if broke and can_escalate(state, ctx, "coder") else "coder"
+    if action in WORKER_ACTIONS:
+        return "worker"
+    return "executor"
+
+
+def route_after_executor(
+    state: State, runtime: Runtime[Context]
+) -> Literal["debugger", "escalate_debugger", "observe"]:
+    """A script that just failed with a traceback goes to the debugger, a bounded number of times."""
+    ctx = runtime.context
+    run = state.get("last_run")
+    if run is None or run["ok"] or not run["traceback"]:
+        return "observe"
+    if state.get("debug_attempts", 0) >= ctx.debug_attempts or limit_reached(state, ctx, len(state["steps"])):
+        return "observe"
+    stuck = state.get("failures", {}).get("debugger", 0) >= ctx.debugger_escalate_after
+    return "escalate_debugger" if stuck and can_escalate(state, ctx, "debugger") else "debugger"
+
+
+def route_after_observe(state: State) -> Literal["planner", "evaluate"]:
+    return "planner" if state.get("status") == "running" else "evaluate"

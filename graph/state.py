@@ -1,0 +1,89 @@
+"""Shared state of one run: the task, the step history, the cascade counters, money and status."""
+
+from __future__ import annotations
+
+import operator
+from typing import Annotated, Any, Literal, TypedDict
+
+from budgetmlagent.providers.ledger import Ledger
+
+Role = Literal["planner", "coder", "debugger", "expert", "worker"]
+Status = Literal["running", "final_answer", "step_cap", "budget", "wall_clock", "provider_error", "error"]
+
+
+class InputState(TypedDict, total=False):
+    """What a caller provides: the task folder, and optionally where the run folder goes."""
+
+    task_dir: str
+    run_dir: str
+
+
+class TaskInfo(TypedDict):
+    name: str
+    problem: str
+    metric: str
+    direction: Literal["higher", "lower"]
+    baseline: float | None
+    baseline_error: str | None
+    workspace: str
+    read_only: list[str]
+    scripts_dir: str
+    content_hash: str
+
+
+class PendingAction(TypedDict):
+    """The planner's current valid reply (MLAgentBench fields) and who wrote it."""
+
+    reflection: str
+    research_plan_and_status: str
+    fact_check: str
+    thought: str
+    action: str
+    action_input: dict[str, Any]
+    model: str
+    tier: int
+
+
+class Step(TypedDict):
+    step: int
+    action: str
+    action_input: dict[str, Any]
+    thought: str
+    observation: str
+    ok: bool
+    model: str
+    tier: int
+
+
+class ScriptOutcome(TypedDict):
+    script: str
+    ok: bool
+    traceback: str | None
+    origin: Literal["planner", "coder", "debugger"]
+
+
+class State(InputState, total=False):
+    run_id: str
+    task: TaskInfo
+    steps: Annotated[list[Step], operator.add]
+    pending: PendingAction | None
+    planner_error: str | None
+    plan: str
+    tiers: dict[str, int]
+    failures: dict[str, int]
+    lifelines: int
+    expert_advice: str | None
+    ledger: Ledger
+    observation: str
+    step_ok: bool
+    executed: bool
+    to_run: tuple[str, Literal["coder", "debugger"]] | None
+    last_run: ScriptOutcome | None
+    debug_attempts: int
+    pre_edit: tuple[str, str | None] | None
+    dirty_scripts: list[str]
+    edits_made: int
+    escalations: Annotated[list[dict[str, Any]], operator.add]
+    status: Status
+    started_at: float
+    result: dict[str, Any]

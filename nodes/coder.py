@@ -1,0 +1,85 @@
+"""Coder: Edit Script (AI) and Edit Script Segment (AI) return the whole new file or segment."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from langchain_core.messages import HumanMessage, SystemMessage
+from langgraph.runtime import Runtime
+
+from budgetmlagent.graph.context import Context
+from budgetmlagent.graph.state import State
+from budgetmlagent.nodes import profiles
+from budgetmlagent.nodes.llm import call_structured
+from budgetmlagent.nodes.schemas import CodeReply
+from budgetmlagent.nodes.world import grounding, workspace_of
+from budgetmlagent.workspace.actions import bounded_diff
+from budgetmlagent.workspace.errors import ActionInputError
+
+
+def strip_fences(code: str) -> str:
+    """Small models wrap code in markdown fences even when told not to."""
+    lines = code.strip("\n").splitlines()
+    if lines and lines[0].lstrip().startswith("```"):
+        lines = lines[1:]
+    if lines and lines[-1].strip().startswith("```"):
+        lines = lines[:-1]
+    return "\n".join(lines) + "\n"
+
+
+def coder(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
+    """Write the edited file; the executor runs it next so no edit goes untested."""
+    ctx = runtime.context
+    pending = state["pending"]
+    assert pending is not None
+    args = pending["action_input"]
+    ws = workspace_of(state)
+    script, save_name = args["script_name"], args.get("save_name") or args["script_name"]
+    original = ws.read_text(script)
+    lines = original.splitlines(keepends=True)
+    segment = pending["action"] == "Edit Script Segment (AI)"
+    start, end = (int(args["start_line_number"]), int(args["end_line_number"])) if segment else (1, len(lines))
+    target = "".join(lines[start - 1 : end])
+    where = f"lines {start}-{end} of {script}" if segment else script
+    prompt = "\n\n".join(
+        [
+            grounding(ws),
+            f"Current content of {where}:\n{target}",
+            f"Edit instruction: {args['edit_instruction']}",
+            "Return the complete new " + ("segment (only those lines)." if segment else "script."),
+        ]
+    )
+    messages = [SystemMessage(profiles.CODER), HumanMessage(prompt)]
+    outcome = call_structured(state, ctx, "coder", CodeReply, messages)
+    failures = dict(state.get("failures", {}))
+    update: dict[str, Any] = dict(outcome.update)
+    if outcome.parsed is None:
+        failures["coder"] = failures.get("coder", 0) + 1
+        return update | _failed(state, f"The edit failed: {outcome.error}", failures)
+    code = strip_fences(outcome.parsed.code)
+    new_text = "".join(lines[: start - 1]) + code + "".join(lines[end:]) if segment else code
+    if new_text == original and save_name == script:
+        failures["coder"] = failures.get("coder", 0) + 1
+        return update | _failed(state, "The edit changed nothing; give a more specific instruction.", failures)
+    try:
+        previous = ws.read_text(save_name) if (ws.root / save_name).is_file() else None
+        ws.write_text(save_name, new_text)
+    except ActionInputError as exc:
+        return update | _failed(state, f"The edit could not be saved: {exc}", failures)
+    diff = bounded_diff(original, new_text, save_name)
+    observation = f"The edited file is saved to {save_name}. Here is the diff:\n{diff}"
+    dirty = sorted({*state.get("dirty_scripts", []), save_name})
+    runnable = save_name.endswith(".py")
+    return update | {
+        "observation": observation,
+        "step_ok": True,
+        "to_run": (save_name, "coder") if runnable else None,
+        "pre_edit": (save_name, previous),
+        "edits_made": state.get("edits_made", 0) + 1,
+        "dirty_scripts": dirty if runnable else state.get("dirty_scripts", []),
+        "failures": failures,
+    }
+
+
+def _failed(state: State, message: str, failures: dict[str, int]) -> dict[str, Any]:
+    return {"observation": message, "step_ok": False, "to_run": None, "failures": failures, "executed": True}

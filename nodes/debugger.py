@@ -1,0 +1,57 @@
+"""Debugger: after a failed script run, traceback + script -> the whole fixed script -> re-run."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from langchain_core.messages import HumanMessage, SystemMessage
+from langgraph.runtime import Runtime
+
+from budgetmlagent.graph.context import Context
+from budgetmlagent.graph.state import State
+from budgetmlagent.nodes import profiles
+from budgetmlagent.nodes.coder import strip_fences
+from budgetmlagent.nodes.llm import call_structured
+from budgetmlagent.nodes.schemas import FixReply
+from budgetmlagent.nodes.world import grounding, workspace_of
+from budgetmlagent.workspace.actions import bounded_diff
+
+TRACEBACK_CHARS = 3000
+
+
+def debugger(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
+    """One fix attempt; a fix identical to the failing file is rejected without running it."""
+    ctx = runtime.context
+    run = state["last_run"]
+    assert run is not None
+    ws = workspace_of(state)
+    script = run["script"]
+    code = ws.read_text(script)
+    error = (run["traceback"] or "")[-TRACEBACK_CHARS:]
+    attempt = state.get("debug_attempts", 0) + 1
+    prompt = "\n\n".join(
+        [
+            grounding(ws),
+            f"Script {script}:\n{code}",
+            f"Running it failed with:\n{error}",
+            f"This is fix attempt {attempt}. Return the complete corrected script.",
+        ]
+    )
+    outcome = call_structured(state, ctx, "debugger", FixReply, [SystemMessage(profiles.DEBUGGER), HumanMessage(prompt)])
+    failures = dict(state.get("failures", {}))
+    update: dict[str, Any] = dict(outcome.update) | {"debug_attempts": attempt}
+    fixed = strip_fences(outcome.parsed.code) if outcome.parsed is not None else None
+    if fixed is None or fixed.strip() == code.strip():
+        failures["debugger"] = failures.get("debugger", 0) + 1
+        why = outcome.error if fixed is None else "it returned the script unchanged"
+        note = f"\n\nDebugger attempt {attempt} failed: {why}."
+        return update | {"failures": failures, "observation": state.get("observation", "") + note, "to_run": None}
+    ws.write_text(script, fixed)
+    diff = bounded_diff(code, fixed, script)
+    note = f"\n\nDebugger attempt {attempt} ({outcome.parsed.diagnosis}) changed {script}:\n{diff}"
+    return update | {
+        "failures": failures,
+        "observation": state.get("observation", "") + note,
+        "to_run": (script, "debugger"),
+        "dirty_scripts": sorted({*state.get("dirty_scripts", []), script}),
+    }

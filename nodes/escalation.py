@@ -1,0 +1,45 @@
+"""Escalation nodes: move a role one tier up the cascade (the routers decide when)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from langgraph.runtime import Runtime
+
+from budgetmlagent.graph.context import Context
+from budgetmlagent.graph.run_folder import append_trace
+from budgetmlagent.graph.state import State
+
+REPEAT_FEEDBACK = "You chose the same action {r} times in a row without progress; choose a different action."
+
+
+def make_escalation(role: str) -> Callable[[State, Runtime[Context]], dict[str, Any]]:
+    def escalate(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
+        ctx = runtime.context
+        tiers = dict(state.get("tiers", {}))
+        old = tiers.get(role, 0)
+        tiers[role] = old + 1
+        failures = dict(state.get("failures", {})) | {role: 0}
+        lineup = ctx.lineup.tiers(role)
+        event = {
+            "role": role,
+            "step": len(state.get("steps", [])) + 1,
+            "from": lineup[old],
+            "to": lineup[old + 1],
+            "reason": _reason(state, role),
+        }
+        append_trace(state.get("run_dir"), {"type": "escalation", **event})
+        update: dict[str, Any] = {"tiers": tiers, "failures": failures, "escalations": [event]}
+        if role == "planner" and state.get("pending") is not None:  # a repeated action is discarded
+            update |= {"pending": None, "planner_error": REPEAT_FEEDBACK.format(r=ctx.repeat_limit)}
+        return update
+
+    escalate.__name__ = f"escalate_{role}"
+    return escalate
+
+
+def _reason(state: State, role: str) -> str:
+    if role == "planner":
+        return "repeated action" if state.get("pending") is not None else "invalid replies"
+    return "edits broke the script" if role == "coder" else "failed fixes"

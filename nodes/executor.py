@@ -1,0 +1,68 @@
+"""Executor: runs plain actions, and the script that the coder or debugger just changed."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from langgraph.runtime import Runtime
+
+from budgetmlagent.graph.context import Context
+from budgetmlagent.graph.state import ScriptOutcome, State
+from budgetmlagent.nodes.world import workspace_of
+from budgetmlagent.workspace.actions import PLAIN_ACTIONS, execute_plain_action, validate_action
+
+EXECUTE = "Execute Script"
+
+
+def executor(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
+    ctx = runtime.context
+    pending = state["pending"]
+    assert pending is not None
+    ws = workspace_of(state)
+    to_run = state.get("to_run")
+    if to_run is not None:
+        script, origin = to_run
+        name, args = EXECUTE, {"script_name": script}
+    elif not state.get("executed") and pending["action"] in PLAIN_ACTIONS:
+        name, args, origin = pending["action"], pending["action_input"], "planner"
+    else:
+        return {"executed": True, "to_run": None}  # the coder or debugger gave up: nothing to run
+    parsed, error = validate_action(ws, name, args)
+    if parsed is None:
+        return {"observation": _join(state, error or ""), "step_ok": False, "executed": True, "to_run": None}
+    result = execute_plain_action(
+        ws, name, parsed, script_timeout_s=ctx.script_timeout_s, memory_limit_mb=ctx.script_memory_mb
+    )
+    update: dict[str, Any] = {
+        "observation": _join(state, result.observation),
+        "step_ok": result.ok,
+        "executed": True,
+        "to_run": None,
+    }
+    dirty = set(state.get("dirty_scripts", []))
+    dirty |= {f for f in result.changed_files if f.endswith(".py") and name != EXECUTE}
+    if result.script_run is not None:
+        script = args["script_name"]
+        if result.ok:
+            dirty.discard(script)
+        update["last_run"] = ScriptOutcome(
+            script=script, ok=result.ok, traceback=result.script_run.traceback, origin=origin
+        )
+        update["failures"] = _count_breaks(state, origin, result.ok)
+    update["dirty_scripts"] = sorted(dirty)
+    return update
+
+
+def _join(state: State, text: str) -> str:
+    before = state.get("observation", "")
+    return f"{before}\n\n{text}" if before else text
+
+
+def _count_breaks(state: State, origin: str, ok: bool) -> dict[str, int]:
+    """Edits that break the script escalate the coder; failed fixes escalate the debugger."""
+    failures = dict(state.get("failures", {}))
+    if origin in ("coder", "debugger"):
+        failures[origin] = 0 if ok else failures.get(origin, 0) + 1
+    if ok:
+        failures["debugger"] = 0
+    return failures

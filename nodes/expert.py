@@ -1,0 +1,62 @@
+"""Expert: a strong model's advice, bought with a lifeline; the planner sees it on its next step."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from langchain_core.messages import HumanMessage, SystemMessage
+from langgraph.runtime import Runtime
+
+from budgetmlagent.graph.context import Context
+from budgetmlagent.graph.state import State
+from budgetmlagent.nodes import profiles
+from budgetmlagent.nodes.llm import call_structured
+from budgetmlagent.nodes.planner import OLDER_OBSERVATION_CHARS, render_step
+from budgetmlagent.nodes.schemas import AdviceReply
+from budgetmlagent.nodes.world import grounding, workspace_of
+
+EXPERT_TRIES = 2  # the paper allows one retry for an expert call
+
+
+def expert(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
+    ctx = runtime.context
+    pending = state["pending"]
+    assert pending is not None
+    task = state["task"]
+    recent = "\n\n".join(render_step(s, OLDER_OBSERVATION_CHARS) for s in state.get("steps", [])[-5:])
+    prompt = "\n\n".join(
+        filter(
+            None,
+            [
+                "Research problem:\n" + task["problem"].strip(),
+                f"Baseline {task['metric']}: {task['baseline']} ({task['direction']} is better).",
+                grounding(workspace_of(state)),
+                "The planner's plan so far:\n" + state.get("plan", "") if state.get("plan") else "",
+                "Its recent steps:\n" + recent if recent else "",
+                "Its question: " + pending["action_input"]["question"],
+            ],
+        )
+    )
+    messages = [SystemMessage(profiles.EXPERT), HumanMessage(prompt)]
+    lifelines = max(0, state.get("lifelines", ctx.lifelines) - 1)  # one lifeline per question, retry included
+    for _ in range(EXPERT_TRIES):
+        outcome = call_structured(state, ctx, "expert", AdviceReply, messages)
+        state = {**state, **outcome.update}  # type: ignore[typeddict-item]
+        if outcome.parsed is not None:
+            advice = outcome.parsed.advice
+            return {
+                "ledger": state["ledger"],
+                "lifelines": lifelines,
+                "expert_advice": advice,
+                "observation": f"The expert ({outcome.model}) advises: {advice}",
+                "step_ok": True,
+                "executed": True,
+            }
+    return {
+        "ledger": state["ledger"],
+        "lifelines": lifelines,
+        "observation": f"The expert could not answer: {outcome.error}",
+        "step_ok": False,
+        "executed": True,
+    }
+

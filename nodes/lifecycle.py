@@ -1,0 +1,121 @@
+"""Prepare (task -> workspace, baseline, run folder) and evaluate (score, verdict, result files)."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+from langgraph.runtime import Runtime
+
+from budgetmlagent.graph.context import Context
+from budgetmlagent.graph.run_folder import append_trace, render_report, write_json
+from budgetmlagent.graph.state import State, TaskInfo
+from budgetmlagent.nodes.observe import STEP_RESET, current_step
+from budgetmlagent.providers.ledger import Ledger
+
+
+def prepare(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
+    """Copy env/ into a fresh run folder and measure (or read) the baseline score."""
+    from budgetmlagent.workspace.errors import TaskError
+    from budgetmlagent.workspace.scoring import baseline_score
+    from budgetmlagent.workspace.task import load_task
+    from budgetmlagent.workspace.workspace import Workspace
+
+    ctx = runtime.context
+    started = time.time()
+    run_id = f"{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
+    task_dir = state.get("task_dir", "")
+    try:
+        task = load_task(Path(task_dir))
+    except (TaskError, OSError) as exc:
+        run_dir = Path(state.get("run_dir") or Path(ctx.runs_dir) / f"invalid-task-{run_id}")
+        run_dir.mkdir(parents=True, exist_ok=True)
+        result = {"task": task_dir, "status": "error", "success": False, "error": str(exc)}
+        write_json(run_dir / "result.json", result)
+        return {"run_id": run_id, "run_dir": str(run_dir), "status": "error", "result": result}
+    run_dir = Path(state.get("run_dir") or Path(ctx.runs_dir) / f"{task.name}-{run_id}")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    write_json(run_dir / "config.json", {"task_dir": str(task.root), "run_id": run_id, **ctx.public_dict()})
+    ws = Workspace.create(task, run_dir / "workspace")
+    base = baseline_score(task, Path(ctx.cache_dir) / "baselines", timeout_s=ctx.script_timeout_s)
+    info = TaskInfo(
+        name=task.name,
+        problem=task.research_problem,
+        metric=task.metric_name,
+        direction=task.direction,
+        baseline=base.score,
+        baseline_error=base.error,
+        workspace=str(ws.root),
+        read_only=list(task.read_only_files),
+        scripts_dir=str(task.scripts_dir),
+        content_hash=task.content_hash,
+    )
+    append_trace(str(run_dir), {"type": "start", "task": info})
+    return STEP_RESET | {
+        "run_id": run_id,
+        "run_dir": str(run_dir),
+        "task": info,
+        "tiers": {"planner": 0, "coder": 0, "debugger": 0},
+        "failures": {},
+        "lifelines": ctx.lifelines if ctx.expert_enabled else 0,
+        "ledger": Ledger(),
+        "plan": "",
+        "expert_advice": None,
+        "dirty_scripts": [],
+        "edits_made": 0,
+        "status": "running",
+        "started_at": started,
+    }
+
+
+def evaluate(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
+    """Score the final workspace with the task's hidden eval.py and write the verdict."""
+    from budgetmlagent.workspace.scoring import score_workspace, verdict
+    from budgetmlagent.workspace.task import load_task
+
+    ctx = runtime.context
+    update: dict[str, Any] = {}
+    steps = list(state.get("steps", []))
+    status = state.get("status", "running")
+    pending = state.get("pending")
+    if pending is not None and pending["action"] == "Final Answer":
+        final = current_step(state) | {"observation": "Final answer submitted.", "ok": True}
+        append_trace(state.get("run_dir"), {"type": "step", **final})
+        steps.append(final)
+        update["steps"] = [final]
+        status = "final_answer"
+    elif status == "running":
+        status = "error"
+    task = state["task"]
+    scored = score_workspace(load_task(Path(state["task_dir"]), prepare=False), Path(task["workspace"]),
+                             timeout_s=ctx.script_timeout_s)  # fmt: skip
+    judged = verdict(scored.score, task["baseline"], task["direction"])
+    ledger: Ledger = state.get("ledger") or Ledger()
+    escalations = state.get("escalations", [])
+    result = {
+        "task": task["name"],
+        "status": status,
+        "success": judged.success,
+        "score": scored.score,
+        "score_error": scored.error,
+        "baseline": task["baseline"],
+        "metric": task["metric"],
+        "direction": task["direction"],
+        "improvement": judged.improvement,
+        "steps": len(steps),
+        "cost_usd": ledger.cost_usd,
+        "tokens_per_model": ledger.by_model(),
+        "llm_calls": len(ledger.calls),
+        "escalations": len(escalations),
+        "expert_calls": sum(1 for c in ledger.calls if c.role == "expert"),
+        "lifelines_left": state.get("lifelines", 0),
+        "wall_time_s": round(time.time() - state.get("started_at", time.time()), 1),
+        "run_dir": state.get("run_dir"),
+    }
+    run_dir = Path(state["run_dir"])
+    write_json(run_dir / "result.json", result)
+    (run_dir / "report.md").write_text(render_report(result, steps), encoding="utf-8")
+    append_trace(str(run_dir), {"type": "result", **result})
+    return update | {"status": status, "result": result}

@@ -1,0 +1,123 @@
+"""Observe: closes a step — memory write, trace, tier reset, limits — and clears per-step state."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from langgraph.runtime import Runtime
+
+from budgetmlagent.graph.context import Context
+from budgetmlagent.graph.run_folder import append_trace
+from budgetmlagent.graph.state import State, Status, Step
+from budgetmlagent.nodes.recall import memory
+from budgetmlagent.nodes.workers import summarise_if_long
+from budgetmlagent.nodes.world import workspace_of
+from budgetmlagent.providers.ledger import Ledger
+from budgetmlagent.workspace.errors import ActionInputError
+
+PROVIDER_FAILURE_LIMIT = 3  # consecutive provider failures end the run cleanly
+MEMORY_OBSERVATION_CHARS = 1200
+
+STEP_RESET: dict[str, Any] = {
+    "pending": None,
+    "planner_error": None,
+    "observation": "",
+    "step_ok": False,
+    "executed": False,
+    "to_run": None,
+    "last_run": None,
+    "debug_attempts": 0,
+    "pre_edit": None,
+}
+
+
+def limit_reached(state: State, ctx: Context, steps_done: int) -> Status | None:
+    """Which run limit, if any, is spent; checked between steps and between retries."""
+    ledger: Ledger = state.get("ledger") or Ledger()
+    if steps_done >= ctx.max_steps:
+        return "step_cap"
+    if ledger.cost_usd >= ctx.budget_usd:
+        return "budget"
+    if time.time() - state.get("started_at", time.time()) >= ctx.wall_clock_s:
+        return "wall_clock"
+    if state.get("failures", {}).get("provider", 0) >= PROVIDER_FAILURE_LIMIT:
+        return "provider_error"
+    return None
+
+
+def current_step(state: State) -> Step:
+    """The step being closed: the planner's action with its observation, or the rejected reply."""
+    number = len(state.get("steps", [])) + 1
+    pending = state.get("pending")
+    if pending is None:
+        return Step(
+            step=number,
+            action="(invalid reply)",
+            action_input={},
+            thought="",
+            observation=state.get("planner_error") or "The reply was rejected.",
+            ok=False,
+            model=_last_model(state),
+            tier=state.get("tiers", {}).get("planner", 0),
+        )
+    return Step(
+        step=number,
+        action=pending["action"],
+        action_input=pending["action_input"],
+        thought=pending["thought"],
+        observation=state.get("observation", ""),
+        ok=bool(state.get("step_ok")),
+        model=pending["model"],
+        tier=pending["tier"],
+    )
+
+
+def observe(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
+    ctx = runtime.context
+    step = current_step(state)
+    update: dict[str, Any] = dict(STEP_RESET)
+    if not step["ok"] and state.get("pre_edit"):
+        step["observation"] += _restore(state)
+    step["observation"], summary_update = summarise_if_long(state, ctx, step["observation"])
+    update |= summary_update
+    store = memory(ctx)
+    if store is not None:
+        store.add(
+            f"Thought: {step['thought']}\nAction: {step['action']}\n"
+            f"Observation: {step['observation'][:MEMORY_OBSERVATION_CHARS]}",
+            run=state["run_id"],
+            task=state["task"]["name"],
+            step=step["step"],
+            action=step["action"],
+            outcome="ok" if step["ok"] else "failed",
+        )
+    append_trace(state.get("run_dir"), {"type": "step", **step})
+    tiers = dict(state.get("tiers", {}))
+    if step["ok"]:
+        tiers = {role: 0 for role in tiers}  # back to the cheap tier after a success
+    lifelines = update.get("lifelines", state.get("lifelines", ctx.lifelines))
+    for role, tier in tiers.items():  # a tier nobody can pay for any more falls back to the base
+        if lifelines <= 0 and ctx.lineup.spends_lifeline(role, tier):
+            tiers[role] = 0
+    failures = dict(state.get("failures", {})) | {"planner": 0}
+    merged = {**state, **update, "failures": failures}
+    status = limit_reached(merged, ctx, step["step"]) or "running"  # type: ignore[arg-type]
+    return update | {"steps": [step], "tiers": tiers, "failures": failures, "status": status}
+
+
+def _restore(state: State) -> str:
+    """A failed edit that debugging could not fix is rolled back so the workspace stays runnable."""
+    path, previous = state["pre_edit"]  # type: ignore[misc]
+    if previous is None:
+        return ""
+    try:
+        workspace_of(state).write_text(path, previous)
+    except ActionInputError as exc:
+        return f"\n\n(Could not restore {path}: {exc})"
+    return f"\n\nThe edit broke {path} and could not be fixed, so {path} was restored to its previous version."
+
+
+def _last_model(state: State) -> str:
+    ledger: Ledger | None = state.get("ledger")
+    return ledger.calls[-1].model if ledger and ledger.calls else ""

@@ -1,0 +1,164 @@
+"""Planner: chooses the next action (MLAgentBench reply fields) and checks it against the world."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from langchain_core.messages import HumanMessage, SystemMessage
+from langgraph.runtime import Runtime
+
+from budgetmlagent.graph.context import Context
+from budgetmlagent.graph.state import State, Step
+from budgetmlagent.nodes import profiles
+from budgetmlagent.nodes.llm import call_structured
+from budgetmlagent.nodes.recall import RECENT_STEPS, retrieve_older
+from budgetmlagent.nodes.schemas import planner_reply_model
+from budgetmlagent.workspace.actions import render_tool_descriptions, validate_action
+from budgetmlagent.nodes.world import workspace_of
+
+# The research agent's action list (MLAgentBench hides the low-level Write/Append File from it too).
+PLANNER_ACTIONS = (
+    "List Files",
+    "Read File",
+    "Understand File",
+    "Inspect Script Lines",
+    "Edit Script (AI)",
+    "Edit Script Segment (AI)",
+    "Execute Script",
+    "Undo Edit Script",
+    "Copy File",
+    "Reflection",
+    "Retrieval from Research Log",
+    "Ask Expert",
+    "Final Answer",
+)
+EDIT_ACTIONS = ("Edit Script (AI)", "Edit Script Segment (AI)")
+WORKER_ACTIONS = ("Understand File", "Reflection", "Retrieval from Research Log")
+RECENT_OBSERVATION_CHARS = 2500
+OLDER_OBSERVATION_CHARS = 400
+
+
+def available_actions(state: State, ctx: Context) -> tuple[str, ...]:
+    """Ask Expert disappears when the lifelines are spent; retrieval goes with the memory ablation."""
+    names = list(PLANNER_ACTIONS)
+    if not ctx.expert_enabled or state.get("lifelines", ctx.lifelines) <= 0:
+        names.remove("Ask Expert")
+    if not ctx.use_retrieval:
+        names.remove("Retrieval from Research Log")
+    return tuple(names)
+
+
+def planner(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
+    """Ask the planner's current tier for one action; an invalid one becomes feedback for the retry."""
+    ctx = runtime.context
+    actions = available_actions(state, ctx)
+    messages = [
+        SystemMessage(system_prompt(state, actions)),
+        HumanMessage(situation_prompt(state, ctx)),
+    ]
+    outcome = call_structured(state, ctx, "planner", planner_reply_model(actions), messages)
+    failures = dict(state.get("failures", {}))
+    update: dict[str, Any] = dict(outcome.update)
+    reply = outcome.parsed
+    error = outcome.error if reply is None else check_reply(state, reply.action.name, reply.action.input)
+    if error is not None:
+        failures["planner"] = failures.get("planner", 0) + 1
+        if outcome.provider_failed:
+            failures["provider"] = failures.get("provider", 0) + 1
+        return update | {"pending": None, "planner_error": error, "failures": failures}
+    failures["planner"] = 0
+    failures["provider"] = 0
+    pending = {
+        "reflection": reply.reflection,
+        "research_plan_and_status": reply.research_plan_and_status,
+        "fact_check": reply.fact_check,
+        "thought": reply.thought,
+        "action": reply.action.name,
+        "action_input": reply.action.input.model_dump(),
+        "model": outcome.model,
+        "tier": outcome.tier,
+    }
+    return update | {
+        "pending": pending,
+        "planner_error": None,
+        "failures": failures,
+        "plan": reply.research_plan_and_status,
+    }
+
+
+def check_reply(state: State, action: str, action_input: Any) -> str | None:
+    """World checks the grammar cannot make: files exist, ranges fit, Final Answer is earned."""
+    _, error = validate_action(workspace_of(state), action, action_input.model_dump())
+    if error is not None:
+        return error
+    if action == "Final Answer":
+        if state.get("edits_made", 0) == 0:
+            return (
+                "Final Answer rejected: nothing has been changed yet, so the baseline cannot have "
+                "improved. Edit the training script to try a better model, then run it."
+            )
+        if state.get("dirty_scripts"):
+            names = ", ".join(state["dirty_scripts"])
+            return f"Final Answer rejected: {names} changed since it last ran successfully. Run it first."
+    return None
+
+
+def system_prompt(state: State, actions: tuple[str, ...]) -> str:
+    """The fixed part of the planner prompt comes first so the server's prefix cache reuses it."""
+    task = state["task"]
+    direction = "higher" if task["direction"] == "higher" else "lower"
+    return "\n\n".join(
+        [
+            profiles.PLANNER,
+            "Research problem:\n" + task["problem"].strip(),
+            f"Success means the {task['metric']} of the final submission is more than 10% better "
+            f"({direction} is better) than the baseline script's.",
+            "Actions you can use (name and JSON input):\n" + render_tool_descriptions(list(actions)),
+            profiles.PLANNER_FORMAT,
+        ]
+    )
+
+
+def situation_prompt(state: State, ctx: Context) -> str:
+    """The changing part: budget, advice, retrieved and recent steps, the rejected reply if any."""
+    steps = state.get("steps", [])
+    parts = []
+    baseline = state["task"].get("baseline")
+    if baseline is not None:
+        parts.append(f"Baseline {state['task']['metric']} of the original script: {baseline:.4g}.")
+    parts.append(
+        f"Step {len(steps) + 1} of {ctx.max_steps}. Lifelines (Ask Expert) left: "
+        f"{state.get('lifelines', ctx.lifelines) if ctx.expert_enabled else 0}."
+    )
+    if state.get("plan"):
+        parts.append("Your research plan and status so far:\n" + state["plan"])
+    if state.get("expert_advice"):
+        parts.append("Advice from the expert:\n" + state["expert_advice"])
+    query = " ".join(filter(None, [state.get("plan", ""), steps[-1]["thought"] if steps else ""]))
+    older = retrieve_older(state, ctx, query) if len(steps) > RECENT_STEPS else []
+    if older:
+        parts.append("Relevant earlier steps:\n" + "\n".join(older))
+    if steps:
+        recent = steps[-RECENT_STEPS:]
+        rendered = [
+            render_step(s, RECENT_OBSERVATION_CHARS if s is recent[-1] else OLDER_OBSERVATION_CHARS)
+            for s in recent
+        ]
+        parts.append("Your last steps:\n" + "\n\n".join(rendered))
+    else:
+        parts.append("This is your first step. Start by looking at the files in the workspace.")
+    if state.get("planner_error"):
+        parts.append("Your previous reply was rejected:\n" + state["planner_error"] + "\nChoose a valid action.")
+    return "\n\n".join(parts)
+
+
+def render_step(step: Step, max_chars: int) -> str:
+    observation = step["observation"]
+    if len(observation) > max_chars:
+        observation = observation[: max_chars // 2] + "\n[...]\n" + observation[-max_chars // 2 :]
+    status = "" if step["ok"] else " (failed)"
+    return (
+        f"Step {step['step']}: {step['action']} {json.dumps(step['action_input'])}{status}\n"
+        f"Thought: {step['thought']}\nObservation: {observation}"
+    )

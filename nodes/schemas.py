@@ -1,0 +1,70 @@
+"""Pydantic shapes of every structured LLM reply; free-text fields are bounded so a small model
+cannot ramble to the token limit."""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import BaseModel, Field, create_model
+
+from budgetmlagent.workspace.actions import ACTIONS
+
+
+def _text(max_chars: int, description: str) -> Any:
+    return Field(max_length=max_chars, description=description)
+
+
+@cache
+def planner_reply_model(actions: tuple[str, ...]) -> type[BaseModel]:
+    """The planner's reply over the given action list: each action carries its own input schema, so
+    the grammar only admits known actions with well-formed inputs."""
+    variants = []
+    for name in actions:
+        slug = "".join(ch for ch in name.title() if ch.isalnum())
+        variants.append(
+            create_model(
+                f"{slug}Action",
+                name=(Literal[name], ...),  # type: ignore[valid-type]
+                input=(ACTIONS[name].input_model, ...),
+            )
+        )
+    action_type = (
+        Annotated[Union[tuple(variants)], Field(discriminator="name")]  # noqa: UP007
+        if len(variants) > 1
+        else variants[0]
+    )
+    return create_model(
+        "PlannerReply",
+        reflection=(str, _text(400, "What the last observation means.")),
+        research_plan_and_status=(str, _text(700, "Plan and progress so far, with measured numbers.")),
+        fact_check=(str, _text(300, "Which statements were confirmed by observations.")),
+        thought=(str, _text(400, "What to do now and why.")),
+        action=(action_type, ...),
+    )
+
+
+class CodeReply(BaseModel):
+    """The coder's answer: the whole new file (or segment)."""
+
+    summary: str = Field(max_length=300, description="One sentence: what you changed.")
+    code: str = Field(max_length=16000, description="The complete new code, no markdown fences.")
+
+
+class FixReply(BaseModel):
+    """The debugger's answer: diagnosis and the whole corrected file."""
+
+    diagnosis: str = Field(max_length=300, description="The cause of the error in one sentence.")
+    code: str = Field(max_length=16000, description="The complete corrected script, no markdown fences.")
+
+
+class AdviceReply(BaseModel):
+    """The expert's advice for the planner's next steps."""
+
+    advice: str = Field(max_length=900, description="Concrete next actions and the change to try.")
+
+
+class AnswerReply(BaseModel):
+    """A worker's answer (Understand File, Reflection, summaries)."""
+
+    answer: str = Field(max_length=1200, description="The answer, brief and factual.")

@@ -1,0 +1,261 @@
+"""Loading an ML task folder in MLAgentBench form (env/ + scripts/)."""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from budgetmlagent.workspace.errors import TaskError
+
+Direction = Literal["higher", "lower"]
+
+CONFIG_FILE = "budgetmlagent.json"
+# MLAgentBench's own stamp name: it only checks that the file exists, so we can store JSON in it and
+# stay compatible in both directions.
+PREPARED_STAMP = "prepared"
+DEFAULT_BASELINE_SCRIPT = "train.py"
+_SKIP_DIRS = {"__pycache__", ".git", ".stamps"}
+# Files above this size are hashed by size plus head and tail, so multi-GB datasets load quickly.
+_FULL_HASH_LIMIT = 64 * 1024 * 1024
+_PARTIAL_HASH_BYTES = 1024 * 1024
+
+
+class KnownTask(BaseModel):
+    """Metric facts for a known MLAgentBench task."""
+
+    model_config = ConfigDict(frozen=True)
+
+    metric: str
+    direction: Direction
+    baseline: float | None = None
+    baseline_script: str = DEFAULT_BASELINE_SCRIPT
+
+
+# Baselines for skeleton starter scripts are the benchmark's constants (PAPER.md); the lower-is-better
+# entries were read from each task's eval.py (perplexity, MCRMSE, SMAPE).
+KNOWN_TASKS: dict[str, KnownTask] = {
+    "house-price": KnownTask(metric="MAE", direction="lower", baseline=1e10),
+    "spaceship-titanic": KnownTask(metric="accuracy", direction="higher", baseline=0.5),
+    "imdb": KnownTask(metric="accuracy", direction="higher", baseline=0.5),
+    "ogbn-arxiv": KnownTask(metric="accuracy", direction="higher", baseline=0.3134),
+    "vectorization": KnownTask(metric="seconds", direction="lower", baseline=6.1742),
+    "cifar10": KnownTask(metric="accuracy", direction="higher"),
+    "feedback": KnownTask(metric="MCRMSE", direction="lower"),
+    "amp-parkinsons-disease-progression-prediction": KnownTask(metric="SMAPE", direction="lower"),
+    "parkinsons-disease": KnownTask(metric="SMAPE", direction="lower"),
+    "babylm": KnownTask(metric="perplexity", direction="lower"),
+    "clrs": KnownTask(metric="score", direction="higher"),
+    "fathomnet": KnownTask(metric="score", direction="higher"),
+    "identify-contrails": KnownTask(metric="dice", direction="higher"),
+    "llama-inference": KnownTask(
+        metric="tokens per second", direction="higher", baseline_script="inference.py"
+    ),
+}
+
+
+class TaskConfig(BaseModel):
+    """The optional scripts/budgetmlagent.json of a task."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    metric: str = "score"
+    direction: Direction = "higher"
+    baseline: float | None = None
+    baseline_script: str = DEFAULT_BASELINE_SCRIPT
+
+
+class Task(BaseModel):
+    """An ML task: where its files are, what to improve and how it is scored."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    root: Path
+    env_dir: Path
+    scripts_dir: Path
+    research_problem: str
+    read_only_files: list[str] = Field(default_factory=list)
+    metric_name: str = "score"
+    direction: Direction = "higher"
+    declared_baseline: float | None = None
+    baseline_script: str = DEFAULT_BASELINE_SCRIPT
+    content_hash: str
+
+    @property
+    def eval_script(self) -> Path:
+        """Path of scripts/eval.py (may be missing for tasks scored another way)."""
+        return self.scripts_dir / "eval.py"
+
+    @property
+    def has_eval(self) -> bool:
+        """Whether the task ships an eval.py with get_score."""
+        return self.eval_script.is_file()
+
+
+def load_task(path: Path, *, prepare: bool = True, prepare_timeout_s: float = 3600) -> Task:
+    """Load a task folder, running scripts/prepare.py once per task content."""
+    root = Path(path).expanduser().resolve()
+    if not root.is_dir():
+        raise TaskError(f"{root} is not a directory, so it is not a task folder.")
+    env_dir, scripts_dir = root / "env", root / "scripts"
+    problem_file = scripts_dir / "research_problem.txt"
+    missing = [str(p.relative_to(root)) for p in (env_dir, problem_file) if not p.exists()]
+    if missing:
+        raise TaskError(
+            f"{root} is not a task folder in MLAgentBench form: missing {', '.join(missing)} "
+            "(expected env/, scripts/research_problem.txt, scripts/eval.py with get_score(folder))."
+        )
+    if prepare:
+        run_prepare(root, timeout_s=prepare_timeout_s)
+    config = _task_config(root)
+    return Task(
+        name=root.name,
+        root=root,
+        env_dir=env_dir,
+        scripts_dir=scripts_dir,
+        research_problem=problem_file.read_text(encoding="utf-8", errors="replace").strip(),
+        read_only_files=read_only_patterns(scripts_dir / "read_only_files.txt"),
+        metric_name=config.metric,
+        direction=config.direction,
+        declared_baseline=config.baseline,
+        baseline_script=config.baseline_script,
+        content_hash=content_hash(root),
+    )
+
+
+def read_only_patterns(path: Path) -> list[str]:
+    """Glob patterns from a read_only_files.txt (one a line, MLAgentBench fnmatch style)."""
+    if not path.is_file():
+        return []
+    lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+    return [line.strip() for line in lines if line.strip()]
+
+
+def _task_config(root: Path) -> TaskConfig:
+    """Metric facts: budgetmlagent.json, else the known-task table, else defaults."""
+    config_path = root / "scripts" / CONFIG_FILE
+    if config_path.is_file():
+        try:
+            return TaskConfig.model_validate_json(config_path.read_text(encoding="utf-8"))
+        except ValidationError as exc:
+            raise TaskError(f"{config_path} is invalid: {exc}") from exc
+    known = KNOWN_TASKS.get(root.name.lower()) or KNOWN_TASKS.get(root.name)
+    if known is not None:
+        return TaskConfig(**known.model_dump())
+    return TaskConfig()
+
+
+def _iter_files(folder: Path) -> Iterator[Path]:
+    """Files under folder in a stable order, skipping caches."""
+    for dirpath, dirnames, filenames in os.walk(folder):
+        dirnames[:] = sorted(d for d in dirnames if d not in _SKIP_DIRS)
+        for name in sorted(filenames):
+            yield Path(dirpath) / name
+
+
+def _hash_file(digest: hashlib._Hash, path: Path) -> None:
+    """Feed one file's bytes (or size plus head and tail for huge files) into digest."""
+    size = path.stat().st_size
+    digest.update(str(size).encode())
+    with path.open("rb") as handle:
+        if size <= _FULL_HASH_LIMIT:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+        else:
+            digest.update(handle.read(_PARTIAL_HASH_BYTES))
+            handle.seek(size - _PARTIAL_HASH_BYTES)
+            digest.update(handle.read(_PARTIAL_HASH_BYTES))
+
+
+def content_hash(root: Path) -> str:
+    """sha256 over the relative paths and contents of env/ and scripts/."""
+    digest = hashlib.sha256()
+    stamp = root / "scripts" / PREPARED_STAMP
+    for sub in ("env", "scripts"):
+        for file in _iter_files(root / sub):
+            if file == stamp or (file.is_symlink() and not file.exists()):
+                continue
+            digest.update(file.relative_to(root).as_posix().encode() + b"\0")
+            _hash_file(digest, file)
+    return digest.hexdigest()
+
+
+def _snapshot(root: Path) -> dict[str, tuple[int, int]]:
+    """(size, mtime_ns) of every file under root, to see what prepare.py produced."""
+    result: dict[str, tuple[int, int]] = {}
+    for file in _iter_files(root):
+        with contextlib.suppress(OSError):
+            st = file.stat()
+            result[file.relative_to(root).as_posix()] = (st.st_size, st.st_mtime_ns)
+    return result
+
+
+def _is_prepared(root: Path, prepare_sha: str) -> bool:
+    """True when the stamp matches prepare.py and every file it produced still exists."""
+    stamp = root / "scripts" / PREPARED_STAMP
+    if not stamp.is_file():
+        return False
+    try:
+        data = json.loads(stamp.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return True  # MLAgentBench's plain "success" stamp: trust it as it does.
+    if not isinstance(data, dict) or data.get("prepare_sha256") != prepare_sha:
+        return False
+    return all((root / rel).exists() for rel in data.get("outputs", []))
+
+
+@contextlib.contextmanager
+def _prepare_lock(root: Path) -> Iterator[None]:
+    """Serialise prepare.py runs on one task across processes (benchmarks run in parallel)."""
+    key = hashlib.sha256(str(root).encode()).hexdigest()[:16]
+    lock_path = Path(tempfile.gettempdir()) / f"budgetmlagent-prepare-{key}.lock"
+    with lock_path.open("w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def run_prepare(root: Path, *, timeout_s: float = 3600) -> bool:
+    """Run scripts/prepare.py (cwd scripts/) unless already done; True if it ran."""
+    script = root / "scripts" / "prepare.py"
+    if not script.is_file():
+        return False
+    prepare_sha = hashlib.sha256(script.read_bytes()).hexdigest()
+    with _prepare_lock(root):
+        if _is_prepared(root, prepare_sha):
+            return False
+        before = _snapshot(root)
+        try:
+            proc = subprocess.run(
+                [sys.executable, "prepare.py"],
+                cwd=root / "scripts",
+                capture_output=True,
+                text=True,
+                timeout=timeout_s,
+                check=False,
+            )
+        except subprocess.TimeoutExpired as exc:
+            raise TaskError(f"{script} did not finish within {timeout_s:.0f} s.") from exc
+        if proc.returncode != 0:
+            tail = (proc.stdout + proc.stderr)[-3000:]
+            raise TaskError(f"{script} failed with exit code {proc.returncode}:\n{tail}")
+        after = _snapshot(root)
+        outputs = sorted(rel for rel, sig in after.items() if before.get(rel) != sig)
+        stamp = {"prepare_sha256": prepare_sha, "outputs": [o for o in outputs if o != "scripts/prepared"]}
+        # A read-only task folder can still be used; it just prepares again next time.
+        with contextlib.suppress(OSError):
+            (root / "scripts" / PREPARED_STAMP).write_text(json.dumps(stamp, indent=1), encoding="utf-8")
+    return True
