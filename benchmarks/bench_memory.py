@@ -87,7 +87,7 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as folder:
         memory, seconds = _timed(lambda: ObservationMemory(Path(folder) / "chroma"))
-        rows.append(("open a persistent store (chromadb import + client)", f"{seconds:.2f} s"))
+        rows.append(("open a persistent store (client + collection)", f"{seconds:.2f} s"))
 
         add_times = []
         for text, run, step, task, action, outcome in steps:
@@ -110,11 +110,12 @@ def main() -> None:
             median = statistics.median(latencies) * 1000
             rows.append((f"top-{args.k} query median of {args.queries} ({label})", f"{median:.1f} ms"))
 
-    width = max(len(name) for name, _ in rows)
-    print(f"| {'operation'.ljust(width)} | time |")
-    print(f"|{'-' * (width + 2)}|------|")
+    name_width = max(len(name) for name, _ in rows)
+    value_width = max(len(value) for _, value in rows)
+    print(f"| {'operation'.ljust(name_width)} | {'time'.rjust(value_width)} |")
+    print(f"|{'-' * (name_width + 2)}|{'-' * (value_width + 1)}:|")
     for name, value in rows:
-        print(f"| {name.ljust(width)} | {value} |")
+        print(f"| {name.ljust(name_width)} | {value.rjust(value_width)} |")
 
 
 if __name__ == "__main__":

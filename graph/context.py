@@ -32,6 +32,11 @@ class Context:
     planner_models: list[str] | None = field(
         default=None, metadata={"description": "Override the planner cascade (cheapest first)."}
     )
+    coder_models: list[str] | None = field(default=None, metadata={"description": "Override the coder cascade."})
+    debugger_models: list[str] | None = field(
+        default=None, metadata={"description": "Override the debugger cascade."}
+    )
+    worker_model: str | None = field(default=None, metadata={"description": "Override the worker model."})
     expert_model: str | None = field(default=None, metadata={"description": "Override the expert model."})
     tries_per_tier: list[int] = field(
         default_factory=lambda: [3, 1],
@@ -89,20 +94,13 @@ class Context:
     @property
     def lineup(self) -> ModelLineup:
         base = resolve_preset(self.preset)
-        planner = tuple(self.planner_models) if self.planner_models else base.planner
-        expert = self.expert_model or base.expert
-        lineup = ModelLineup(
-            planner=planner, coder=base.coder, debugger=base.debugger, worker=base.worker, expert=expert
-        )
+        planner = tuple(self.planner_models or base.planner)
+        coder = tuple(self.coder_models or base.coder)
+        debugger = tuple(self.debugger_models or base.debugger)
         if not self.use_cascade:
-            lineup = ModelLineup(
-                planner=planner[:1],
-                coder=base.coder[:1],
-                debugger=base.debugger[:1],
-                worker=base.worker,
-                expert=expert,
-            )
-        return lineup
+            planner, coder, debugger = planner[:1], coder[:1], debugger[:1]
+        worker = self.worker_model or base.worker
+        return ModelLineup(planner, coder, debugger, worker, self.expert_model or base.expert)
 
     @property
     def expert_enabled(self) -> bool:

@@ -35,7 +35,7 @@ def coder(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     args = pending["action_input"]
     ws = workspace_of(state)
     script, save_name = args["script_name"], args.get("save_name") or args["script_name"]
-    original = ws.read_text(script)
+    original = ws.read_text(script) if (ws.root / script).is_file() else ""  # MLAgentBench creates it
     lines = original.splitlines(keepends=True)
     segment = pending["action"] == "Edit Script Segment (AI)"
     start, end = (int(args["start_line_number"]), int(args["end_line_number"])) if segment else (1, len(lines))

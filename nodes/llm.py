@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
     from langchain_core.messages import BaseMessage
 
-_models: dict[tuple[int, str, float, int], BaseChatModel] = {}
+_models: dict[tuple[str, float, int], BaseChatModel] = {}
 
 
 @dataclass
@@ -47,14 +47,13 @@ def max_tokens_for(role: str, ctx: Context) -> int:
 
 def chat_model(spec: str, ctx: Context, temperature: float, max_tokens: int) -> BaseChatModel:
     """Models are cached per process: local servers and HTTP clients are shared by all nodes."""
-    key = (id(ctx.chat_model_factory), spec, temperature, max_tokens)
+    if ctx.chat_model_factory is not None:
+        return ctx.chat_model_factory(spec, temperature, max_tokens)
+    key = (spec, temperature, max_tokens)
     if key not in _models:
-        if ctx.chat_model_factory is not None:
-            _models[key] = ctx.chat_model_factory(spec, temperature, max_tokens)
-        else:
-            from budgetmlagent.providers.chat import load_chat_model
+        from budgetmlagent.providers.chat import load_chat_model
 
-            _models[key] = load_chat_model(spec, temperature=temperature, max_tokens=max_tokens)
+        _models[key] = load_chat_model(spec, temperature=temperature, max_tokens=max_tokens)
     return _models[key]
 
 

@@ -6,13 +6,34 @@ from __future__ import annotations
 from functools import cache
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, Field, create_model
+from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from budgetmlagent.workspace.actions import ACTIONS
 
 
+PATH_CHARS = 200
+INPUT_TEXT_CHARS = {"edit_instruction": 700, "question": 500, "final_answer": 500, "content": 8000}
+DEFAULT_INPUT_CHARS = 300
+
+
 def _text(max_chars: int, description: str) -> Any:
     return Field(max_length=max_chars, description=description)
+
+
+def _strict_input(name: str, model: type[BaseModel]) -> type[BaseModel]:
+    """The action's input with every string bounded and no extra keys, so the grammar stays tight."""
+    overrides: dict[str, Any] = {}
+    for field_name, info in model.model_fields.items():
+        if info.annotation is str:
+            limit = INPUT_TEXT_CHARS.get(
+                field_name,
+                PATH_CHARS if "name" in field_name or "path" in field_name else DEFAULT_INPUT_CHARS,
+            )
+            overrides[field_name] = (str, Field(max_length=limit, description=info.description))
+    strict = create_model(f"{name}Input", __base__=model, **overrides)
+    strict.model_config = ConfigDict(**(model.model_config | {"extra": "forbid"}))
+    strict.model_rebuild(force=True)
+    return strict
 
 
 @cache
@@ -26,7 +47,7 @@ def planner_reply_model(actions: tuple[str, ...]) -> type[BaseModel]:
             create_model(
                 f"{slug}Action",
                 name=(Literal[name], ...),  # type: ignore[valid-type]
-                input=(ACTIONS[name].input_model, ...),
+                input=(_strict_input(slug, ACTIONS[name].input_model), ...),
             )
         )
     action_type = (

@@ -126,7 +126,7 @@ def _sdk_classes() -> list[tuple[type[BaseException], type[ProviderError]]]:
 
 
 def classify(exc: BaseException) -> type[ProviderError] | None:
-    """The ProviderError subclass for `exc` (or anything in its cause chain), None if not a provider failure."""
+    """ProviderError subclass for `exc` or anything in its cause chain; None if not a provider failure."""
     seen: set[int] = set()
     cur: BaseException | None = exc
     while cur is not None and id(cur) not in seen:

@@ -72,9 +72,15 @@ class Ledger(BaseModel):
         )
 
     def record_reply(
-        self, role: str, reply: _Reply, *, tier: int = 0, ok: bool | None = None, prices: PriceTable | None = None
+        self,
+        role: str,
+        reply: _Reply,
+        *,
+        tier: int = 0,
+        ok: bool | None = None,
+        prices: PriceTable | None = None,
     ) -> Ledger:
-        """New ledger with a StructuredReply/TextReply priced from the table (ok defaults to `not reply.error`)."""
+        """New ledger with a StructuredReply/TextReply priced from the table (ok: `not reply.error`)."""
         table = prices or default_prices()
         cost = table.cost_usd(reply.model, reply.input_tokens, reply.output_tokens)
         good = ok if ok is not None else not getattr(reply, "error", None)

@@ -46,7 +46,12 @@ class LocalServer:
     """One xllamacpp server on a free loopback port serving one GGUF file (OpenAI-compatible API)."""
 
     def __init__(
-        self, name: str, model_path: Path, *, threads: int | None = None, settings: ServerSettings | None = None
+        self,
+        name: str,
+        model_path: Path,
+        *,
+        threads: int | None = None,
+        settings: ServerSettings | None = None,
     ) -> None:
         self.name = name
         self.model_path = Path(model_path)
@@ -93,6 +98,7 @@ class LocalServer:
         p.use_jinja = True
         p.chat_template = ""  # empty = the GGUF's own template; any other string is read as Jinja
         p.cache_prompt = True  # keep the KV of the previous prompt: shared prefixes are not recomputed
+        p.endpoint_metrics = True  # token/second counters for smoke tests and benchmarks (loopback only)
         if self.settings.cache_ram_mib is not None:
             p.cache_ram_mib = self.settings.cache_ram_mib
         p.verbosity = int(os.environ.get(VERBOSITY_ENV, DEFAULT_VERBOSITY))
@@ -143,6 +149,23 @@ class LocalServer:
         # The C++ destructor joins the server loop, closes the socket and frees the model; it runs when
         # the last reference goes, so none may be kept anywhere else.
         del server
+
+    def metrics(self, timeout_s: float = 5.0) -> dict[str, float]:
+        """llama.cpp's cumulative counters (`prompt_tokens_total`, `prompt_seconds_total`, ...)."""
+        try:
+            with urllib.request.urlopen(f"{self.root_url}/metrics", timeout=timeout_s) as resp:
+                text = resp.read().decode()
+        except OSError as exc:
+            raise map_provider_error(exc, model=f"local:{self.name}") from exc
+        out: dict[str, float] = {}
+        for line in text.splitlines():
+            if line.startswith("llamacpp:"):
+                key, _, value = line.removeprefix("llamacpp:").partition(" ")
+                try:
+                    out[key] = float(value)
+                except ValueError:
+                    continue
+        return out
 
     def chat_raw(self, payload: dict[str, Any], *, timeout_s: float = 120.0) -> dict[str, Any]:
         """POST /v1/chat/completions directly; the reply keeps llama.cpp's `timings` block."""
@@ -237,3 +260,21 @@ def _install_hooks() -> None:
             _previous_sigint = prev
             signal.signal(signal.SIGINT, _on_sigint)
     _hooks_installed = True
+
+
+def metrics_delta(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
+    """What happened between two `metrics()` snapshots: tokens processed, cached, and tokens/s."""
+
+    def d(key: str) -> float:
+        return after.get(key, 0.0) - before.get(key, 0.0)
+
+    prompt_s, decode_s = d("prompt_seconds_total"), d("tokens_predicted_seconds_total")
+    return {
+        "prompt_tokens": d("prompt_tokens_total"),
+        "cached_tokens": d("prompt_tokens_cached_total"),
+        "decoded_tokens": d("tokens_predicted_total"),
+        "prompt_seconds": prompt_s,
+        "decode_seconds": decode_s,
+        "prompt_per_second": d("prompt_tokens_total") / prompt_s if prompt_s > 0 else 0.0,
+        "decode_per_second": d("tokens_predicted_total") / decode_s if decode_s > 0 else 0.0,
+    }

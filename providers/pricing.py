@@ -96,10 +96,11 @@ class PriceTable:
         if "*" in table:
             return table["*"]
         known = ", ".join(sorted(table)) or "(none)"
+        pair = '{"input": <USD/1M>, "output": <USD/1M>}'
+        entry = f'{{"models": {{"{spec.provider}": {{"{spec.model}": {pair}}}}}}}'
         raise UnknownPriceError(
-            f"no price for {spec.label} (known {spec.provider} models: {known}). Add it to a JSON file "
-            f'{{"models": {{"{spec.provider}": {{"{spec.model}": {{"input": <USD/1M>, "output": <USD/1M>}}}}}}}} '
-            f"and point ${PRICES_ENV} at it."
+            f"no price for {spec.label} (known {spec.provider} models: {known}). "
+            f"Add it to a JSON file {entry} and point ${PRICES_ENV} at it."
         )
 
     def cost_usd(self, spec: ModelSpec | str, input_tokens: int, output_tokens: int) -> float:

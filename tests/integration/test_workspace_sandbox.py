@@ -1,0 +1,171 @@
+"""Real script runs in the sandbox, and real baseline scoring of the bundled titanic task."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from budgetmlagent.workspace.sandbox import network_isolation_prefix, run_script
+from budgetmlagent.workspace.scoring import baseline_score, score_workspace, verdict
+from budgetmlagent.workspace.task import load_task
+from budgetmlagent.workspace.workspace import Workspace
+
+pytestmark = pytest.mark.integration
+
+TITANIC = Path(__file__).resolve().parents[2] / "benchmarks" / "tasks" / "titanic"
+
+SPAWNER = """
+import subprocess, sys, time
+child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(1000)"])
+print("child", child.pid, flush=True)
+time.sleep(1000)
+"""
+
+ESCAPER = """
+import os, subprocess, sys, time
+child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(1000)"], start_new_session=True)
+print("child", child.pid, flush=True)
+time.sleep(1000)
+"""
+
+IMPROVED_TRAIN = """
+import pandas as pd
+from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.metrics import accuracy_score
+from sklearn.model_selection import train_test_split
+
+train = pd.read_csv("train.csv")
+test = pd.read_csv("test.csv")
+
+
+def features(df):
+    out = pd.DataFrame(index=df.index)
+    out["pclass"] = df["pclass"]
+    out["female"] = (df["sex"] == "female").astype(int)
+    for col in ["age", "fare", "sibsp", "parch"]:
+        out[col] = df[col]
+    out["family"] = df["sibsp"] + df["parch"] + 1
+    out["has_cabin"] = df["cabin"].notna().astype(int)
+    title = df["name"].str.extract(r",\\s*([^.]+)\\.", expand=False).fillna("Other")
+    title = title.replace({"Mlle": "Miss", "Ms": "Miss", "Mme": "Mrs"})
+    for t in ["Mr", "Mrs", "Miss", "Master"]:
+        out[f"title_{t}"] = (title == t).astype(int)
+    for port in ["C", "Q", "S"]:
+        out[f"embarked_{port}"] = (df["embarked"] == port).astype(int)
+    return out
+
+
+X, y, X_test = features(train), train["survived"], features(test)
+X_train, X_val, y_train, y_val = train_test_split(X, y, test_size=0.2, random_state=0, stratify=y)
+params = dict(max_iter=200, learning_rate=0.05, max_depth=3, random_state=0)
+model = HistGradientBoostingClassifier(**params).fit(X_train, y_train)
+print(f"Validation accuracy: {accuracy_score(y_val, model.predict(X_val)):.4f}")
+model = HistGradientBoostingClassifier(**params).fit(X, y)
+pd.DataFrame({"passenger_id": test["passenger_id"], "survived": model.predict(X_test)}).to_csv(
+    "submission.csv", index=False
+)
+"""
+
+
+def alive(pid: int) -> bool:
+    """Whether pid is a live (non-zombie) process."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return False
+    state = next((line for line in status.splitlines() if line.startswith("State:")), "State: ?")
+    return state.split()[1] != "Z"
+
+
+def wait_dead(pid: int, seconds: float = 5.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if not alive(pid):
+            return True
+        time.sleep(0.05)
+    return not alive(pid)
+
+
+def child_pid(stdout: str) -> int:
+    return int(stdout.split("child", 1)[1].split()[0])
+
+
+@pytest.mark.parametrize("script", [SPAWNER, ESCAPER], ids=["same-group", "setsid-escape"])
+def test_timeout_kills_script_and_its_children(tmp_path: Path, script: str) -> None:
+    (tmp_path / "forever.py").write_text(script)
+    start = time.monotonic()
+    run = run_script(tmp_path, "forever.py", timeout_s=2)
+    assert run.timed_out and not run.ok
+    assert time.monotonic() - start < 10
+    pid = child_pid(run.stdout)
+    assert wait_dead(pid), f"child {pid} survived the timeout"
+
+
+def test_api_keys_are_not_visible(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-should-not-leak")
+    monkeypatch.setenv("GOOGLE_API_KEY", "google-should-not-leak")
+    monkeypatch.setenv("HF_TOKEN", "hf-should-not-leak")
+    (tmp_path / "env.py").write_text(
+        "import os\nprint(sorted(os.environ.items()))\nprint('HOME=' + os.environ['HOME'])\n"
+    )
+    run = run_script(tmp_path, "env.py", timeout_s=30)
+    assert run.ok, run.output
+    assert "should-not-leak" not in run.stdout
+    assert f"HOME={tmp_path.resolve()}" in run.stdout
+
+
+def test_script_writes_inside_workspace(tmp_path: Path) -> None:
+    code = "import tempfile\nopen('result.txt', 'w').write('42')\nprint(tempfile.gettempdir())\n"
+    (tmp_path / "write.py").write_text(code)
+    run = run_script(tmp_path, "write.py", timeout_s=30)
+    assert run.ok, run.output
+    assert (tmp_path / "result.txt").read_text() == "42"
+    assert run.stdout.strip() == str(tmp_path.resolve() / ".tmp")
+
+
+def test_network_is_cut_when_unshare_works(tmp_path: Path) -> None:
+    code = (
+        "import socket\n"
+        "try:\n"
+        "    socket.create_connection(('1.1.1.1', 53), timeout=2)\n"
+        "    print('CONNECTED')\n"
+        "except OSError as exc:\n"
+        "    print('BLOCKED', exc)\n"
+    )
+    (tmp_path / "net.py").write_text(code)
+    run = run_script(tmp_path, "net.py", timeout_s=30)
+    assert run.network_isolated is (network_isolation_prefix() is not None)
+    if run.network_isolated:
+        assert "BLOCKED" in run.stdout
+
+
+def test_memory_limit_stops_a_hog(tmp_path: Path) -> None:
+    (tmp_path / "hog.py").write_text("x = bytearray(3 * 1024 ** 3)\nprint('allocated')\n")
+    run = run_script(tmp_path, "hog.py", timeout_s=30, memory_limit_mb=1024)
+    assert not run.ok and "allocated" not in run.stdout
+    assert run.traceback is not None and "MemoryError" in run.traceback
+
+
+def test_titanic_baseline_measured_cached_and_improvable(tmp_path: Path) -> None:
+    task = load_task(TITANIC)
+    cache = tmp_path / "cache"
+    first = baseline_score(task, cache, timeout_s=120)
+    assert first.source == "measured", first.error
+    assert first.score is not None and 0.6 < first.score < 0.75
+    start = time.monotonic()
+    second = baseline_score(task, cache, timeout_s=120)
+    assert second.source == "cache" and second.score == first.score
+    assert time.monotonic() - start < 1
+
+    ws = Workspace.create(task, tmp_path / "run" / "workspace")
+    (ws.root / "train.py").write_text(IMPROVED_TRAIN)
+    run = run_script(ws.root, "train.py", timeout_s=120)
+    assert run.ok and "Validation accuracy" in run.stdout, run.output
+    improved = score_workspace(task, ws.root, timeout_s=120)
+    assert improved.score is not None, improved.error
+    result = verdict(improved.score, first.score, task.direction)
+    assert result.success, (improved.score, first.score)
+    assert not (task.env_dir / "submission.csv").exists()
+    print(f"titanic baseline {first.score:.4f} improved {improved.score:.4f} ({result.improvement:+.1%})")

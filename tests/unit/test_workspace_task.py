@@ -1,0 +1,172 @@
+"""load_task on synthetic MLAgentBench-style folders and on the bundled titanic task."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from budgetmlagent.workspace.errors import TaskError
+from budgetmlagent.workspace.task import load_task, read_only_patterns
+
+BUNDLED_TITANIC = Path(__file__).resolve().parents[2] / "benchmarks" / "tasks" / "titanic"
+
+PREPARE = """
+from pathlib import Path
+here = Path(__file__).resolve().parent
+(here.parent / "env" / "data.csv").write_text("x,y\\n1,2\\n")
+(here / "answer.csv").write_text("y\\n2\\n")
+with open(here.parent.parent / "prepare_runs.log", "a") as log:
+    log.write("ran\\n")
+"""
+
+
+def make_task(
+    parent: Path, name: str = "toy", *, prepare: str | None = PREPARE, config: dict | None = None
+) -> Path:
+    """A minimal task folder in MLAgentBench form."""
+    root = parent / name
+    (root / "env").mkdir(parents=True)
+    (root / "scripts").mkdir()
+    (root / "env" / "train.py").write_text("print('hi')\n")
+    (root / "scripts" / "research_problem.txt").write_text("Improve the score.\n")
+    (root / "scripts" / "eval.py").write_text("def get_score(folder):\n    return 1.0\n")
+    (root / "scripts" / "read_only_files.txt").write_text("./data.csv\n\ndata/*\n")
+    if prepare is not None:
+        (root / "scripts" / "prepare.py").write_text(prepare)
+    if config is not None:
+        (root / "scripts" / "budgetmlagent.json").write_text(json.dumps(config))
+    return root
+
+
+def prepare_runs(parent: Path) -> int:
+    log = parent / "prepare_runs.log"
+    return len(log.read_text().splitlines()) if log.exists() else 0
+
+
+def test_load_minimal_task_runs_prepare_once(tmp_path: Path) -> None:
+    root = make_task(tmp_path)
+    task = load_task(root)
+    assert task.name == "toy"
+    assert task.root == root.resolve()
+    assert task.env_dir == root.resolve() / "env"
+    assert task.research_problem == "Improve the score."
+    assert task.read_only_files == ["./data.csv", "data/*"]
+    assert (task.metric_name, task.direction, task.declared_baseline) == ("score", "higher", None)
+    assert task.baseline_script == "train.py"
+    assert task.has_eval
+    assert (root / "env" / "data.csv").exists()
+    assert prepare_runs(tmp_path) == 1
+    again = load_task(root)
+    assert prepare_runs(tmp_path) == 1
+    assert again.content_hash == task.content_hash
+
+
+def test_prepare_reruns_when_its_output_is_missing_or_it_changes(tmp_path: Path) -> None:
+    root = make_task(tmp_path)
+    load_task(root)
+    (root / "env" / "data.csv").unlink()
+    load_task(root)
+    assert prepare_runs(tmp_path) == 2
+    (root / "scripts" / "prepare.py").write_text(PREPARE + "\n# changed\n")
+    changed = load_task(root)
+    assert prepare_runs(tmp_path) == 3
+    assert changed.content_hash != ""
+
+
+def test_mlagentbench_success_stamp_is_trusted(tmp_path: Path) -> None:
+    root = make_task(tmp_path)
+    (root / "scripts" / "prepared").write_text("success")
+    load_task(root)
+    assert prepare_runs(tmp_path) == 0
+
+
+def test_failing_prepare_raises_task_error(tmp_path: Path) -> None:
+    root = make_task(tmp_path, prepare="raise SystemExit('no data here')\n")
+    with pytest.raises(TaskError, match="no data here"):
+        load_task(root)
+
+
+def test_content_hash_changes_with_env(tmp_path: Path) -> None:
+    root = make_task(tmp_path, prepare=None)
+    first = load_task(root).content_hash
+    (root / "env" / "train.py").write_text("print('changed')\n")
+    assert load_task(root).content_hash != first
+
+
+def test_config_file_sets_metric(tmp_path: Path) -> None:
+    root = make_task(tmp_path, prepare=None, config={"metric": "MAE", "direction": "lower", "baseline": 3.5})
+    task = load_task(root)
+    assert (task.metric_name, task.direction, task.declared_baseline) == ("MAE", "lower", 3.5)
+
+
+def test_invalid_config_is_a_task_error(tmp_path: Path) -> None:
+    root = make_task(tmp_path, prepare=None, config={"direction": "sideways"})
+    with pytest.raises(TaskError, match="budgetmlagent.json"):
+        load_task(root)
+
+
+@pytest.mark.parametrize(
+    ("name", "metric", "direction", "baseline"),
+    [
+        ("house-price", "MAE", "lower", 1e10),
+        ("spaceship-titanic", "accuracy", "higher", 0.5),
+        ("imdb", "accuracy", "higher", 0.5),
+        ("ogbn-arxiv", "accuracy", "higher", 0.3134),
+        ("vectorization", "seconds", "lower", 6.1742),
+        ("cifar10", "accuracy", "higher", None),
+        ("something-new", "score", "higher", None),
+    ],
+)
+def test_known_mlagentbench_tasks(
+    tmp_path: Path, name: str, metric: str, direction: str, baseline: float | None
+) -> None:
+    task = load_task(make_task(tmp_path, name, prepare=None))
+    assert (task.metric_name, task.direction, task.declared_baseline) == (metric, direction, baseline)
+
+
+def test_llama_inference_uses_its_own_script(tmp_path: Path) -> None:
+    assert load_task(make_task(tmp_path, "llama-inference", prepare=None)).baseline_script == "inference.py"
+
+
+@pytest.mark.parametrize("missing", ["env", "scripts/research_problem.txt"])
+def test_not_a_task(tmp_path: Path, missing: str) -> None:
+    root = make_task(tmp_path, prepare=None)
+    target = root / missing
+    if target.is_dir():
+        for child in target.iterdir():
+            child.unlink()
+        target.rmdir()
+    else:
+        target.unlink()
+    with pytest.raises(TaskError, match="not a task folder"):
+        load_task(root)
+
+
+def test_missing_folder_is_a_task_error(tmp_path: Path) -> None:
+    with pytest.raises(TaskError, match="not a directory"):
+        load_task(tmp_path / "nope")
+
+
+def test_read_only_patterns_skip_blank_lines(tmp_path: Path) -> None:
+    path = tmp_path / "ro.txt"
+    path.write_text("a.csv\n\n  data/*  \n")
+    assert read_only_patterns(path) == ["a.csv", "data/*"]
+    assert read_only_patterns(tmp_path / "missing.txt") == []
+
+
+def test_bundled_titanic_task_loads() -> None:
+    task = load_task(BUNDLED_TITANIC)
+    assert task.name == "titanic"
+    assert (task.metric_name, task.direction, task.declared_baseline) == ("accuracy", "higher", None)
+    assert {"train.py", "train.csv", "test.csv", "data_description.txt"} <= {
+        p.name for p in task.env_dir.iterdir()
+    }
+    assert (task.scripts_dir / "answer.csv").is_file()
+    assert "submission.csv" in task.research_problem
+    assert task.read_only_files == ["./train.csv", "./test.csv"]
+    header = (task.env_dir / "test.csv").read_text().splitlines()[0]
+    assert "survived" not in header
+    assert not {"boat", "body", "home.dest"} & set(header.split(","))
+    assert load_task(BUNDLED_TITANIC).content_hash == task.content_hash
