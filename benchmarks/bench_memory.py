@@ -95,7 +95,13 @@ def main() -> None:
             memory.add(text, run=run, task=task, step=step, action=action, outcome=outcome)
             add_times.append(time.perf_counter() - start)
         rows.append((f"add {memory.count():,} steps, one add() per step", f"{sum(add_times):.2f} s"))
-        rows.append(("  add() median", f"{statistics.median(add_times) * 1000:.1f} ms"))
+        add_times.sort()
+        for label, seconds in [
+            ("median", statistics.median(add_times)),
+            ("p95", add_times[len(add_times) * 95 // 100]),
+            ("max", add_times[-1]),
+        ]:
+            rows.append((f"  add() {label}", f"{seconds * 1000:.1f} ms"))
 
         # The agent's call: the current run's task, minus the last 3 steps already in the prompt.
         _, run, step, task, *_ = steps[-1]

@@ -31,7 +31,7 @@ def run_command(args: argparse.Namespace) -> int:
 
     from budgetmlagent.graph import Context, build_graph, recursion_limit
 
-    console = Console(stderr=True)
+    console = Console(stderr=True, soft_wrap=True)
     ctx = Context(
         preset=args.preset,
         max_steps=args.max_steps,

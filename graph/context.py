@@ -33,9 +33,7 @@ class Context:
         default=None, metadata={"description": "Override the planner cascade (cheapest first)."}
     )
     coder_models: list[str] | None = field(default=None, metadata={"description": "Override the coder cascade."})
-    debugger_models: list[str] | None = field(
-        default=None, metadata={"description": "Override the debugger cascade."}
-    )
+    debugger_models: list[str] | None = field(default=None, metadata={"description": "Override the debugger cascade."})
     worker_model: str | None = field(default=None, metadata={"description": "Override the worker model."})
     expert_model: str | None = field(default=None, metadata={"description": "Override the expert model."})
     tries_per_tier: list[int] = field(

@@ -38,7 +38,15 @@ def route_after_prepare(state: State) -> Literal["planner", "__end__"]:
 def route_after_planner(
     state: State, runtime: Runtime[Context]
 ) -> Literal[
-    "planner", "escalate_planner", "expert", "coder", "escalate_coder", "worker", "executor", "observe", "evaluate"
+    "planner",
+    "escalate_planner",
+    "expert",
+    "coder",
+    "escalate_coder",
+    "worker",
+    "executor",
+    "observe",
+    "evaluate",
 ]:
     ctx = runtime.context
     if limit_reached(state, ctx, len(state.get("steps", []))):

@@ -47,7 +47,13 @@ def render_report(result: dict[str, Any], steps: list[dict[str, Any]]) -> str:
     ]
     if result.get("score_error"):
         lines.append(f"- scoring error: {result['score_error']}")
-    lines += ["", "## Tokens per model", "", "| model | calls | input | output | $ |", "|---|---|---|---|---|"]
+    lines += [
+        "",
+        "## Tokens per model",
+        "",
+        "| model | calls | input | output | $ |",
+        "|---|---|---|---|---|",
+    ]
     for model, usage in result.get("tokens_per_model", {}).items():
         lines.append(
             f"| {model} | {usage['calls']} | {usage['input_tokens']} | {usage['output_tokens']} "

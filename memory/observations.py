@@ -42,15 +42,7 @@ class ObservationMemory:
         *,
         embedding_function: EmbeddingFunction[Documents] | None = None,
     ) -> None:
-        # chromadb is imported here, not at module level, so that importing the package (and the CLI's
-        # --help) stays instant.
-        force_offline()
-        import chromadb
-        from chromadb.config import Settings
-
-        Path(path).mkdir(parents=True, exist_ok=True)
-        client = chromadb.PersistentClient(path=str(path), settings=Settings(anonymized_telemetry=False))
-        self._collection = _open_collection(client, collection, embedding_function)
+        self._collection = _open_collection(_client(path), collection, embedding_function)
 
     @classmethod
     def ephemeral(
@@ -60,15 +52,10 @@ class ObservationMemory:
         embedding_function: EmbeddingFunction[Documents] | None = None,
     ) -> ObservationMemory:
         """An in-memory store that starts empty and vanishes with the process (ablation, tests)."""
-        force_offline()
-        import chromadb
-        from chromadb.config import Settings
-
-        # Every EphemeralClient in a process shares one store, so a fresh name is what makes it empty.
+        # Every in-memory client in a process shares one store, so a fresh name is what makes it empty.
         name = collection or f"observations-{uuid.uuid4().hex}"
-        client = chromadb.EphemeralClient(settings=Settings(anonymized_telemetry=False))
         memory = cls.__new__(cls)
-        memory._collection = _open_collection(client, name, embedding_function)
+        memory._collection = _open_collection(_client(None), name, embedding_function)
         return memory
 
     def add(
@@ -135,6 +122,20 @@ class ObservationMemory:
     def count(self) -> int:
         """Number of stored steps."""
         return self._collection.count()
+
+
+def _client(path: Path | None) -> ClientAPI:
+    """A Chroma client on path, or in memory when path is None, with telemetry off."""
+    # chromadb is imported here, not at module level, so that importing the package (and the CLI's
+    # --help) stays instant.
+    force_offline()
+    import chromadb
+    from chromadb.config import Settings
+
+    settings = Settings(anonymized_telemetry=False)
+    if path is None:
+        return chromadb.EphemeralClient(settings=settings)
+    return chromadb.PersistentClient(path=str(path), settings=settings)
 
 
 def _open_collection(

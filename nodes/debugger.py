@@ -37,7 +37,9 @@ def debugger(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
             f"This is fix attempt {attempt}. Return the complete corrected script.",
         ]
     )
-    outcome = call_structured(state, ctx, "debugger", FixReply, [SystemMessage(profiles.DEBUGGER), HumanMessage(prompt)])
+    outcome = call_structured(
+        state, ctx, "debugger", FixReply, [SystemMessage(profiles.DEBUGGER), HumanMessage(prompt)]
+    )
     failures = dict(state.get("failures", {}))
     update: dict[str, Any] = dict(outcome.update) | {"debug_attempts": attempt}
     fixed = strip_fences(outcome.parsed.code) if outcome.parsed is not None else None
@@ -45,7 +47,11 @@ def debugger(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
         failures["debugger"] = failures.get("debugger", 0) + 1
         why = outcome.error if fixed is None else "it returned the script unchanged"
         note = f"\n\nDebugger attempt {attempt} failed: {why}."
-        return update | {"failures": failures, "observation": state.get("observation", "") + note, "to_run": None}
+        return update | {
+            "failures": failures,
+            "observation": state.get("observation", "") + note,
+            "to_run": None,
+        }
     ws.write_text(script, fixed)
     diff = bounded_diff(code, fixed, script)
     note = f"\n\nDebugger attempt {attempt} ({outcome.parsed.diagnosis}) changed {script}:\n{diff}"

@@ -59,4 +59,3 @@ def expert(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
         "step_ok": False,
         "executed": True,
     }
-

@@ -107,9 +107,7 @@ def call_structured(
         output_tokens=reply.output_tokens, seconds=reply.seconds, cost_usd=dollars,
         ok=reply.parsed is not None,
     )  # fmt: skip
-    _trace_call(
-        state, role, spec, tier, reply.input_tokens, reply.output_tokens, dollars, reply.seconds, reply.error
-    )
+    _trace_call(state, role, spec, tier, reply.input_tokens, reply.output_tokens, dollars, reply.seconds, reply.error)
     update = {"ledger": ledger, **_lifeline(state, ctx, role, tier)}
     return CallOutcome(reply.parsed, reply.error, spec, tier, update)
 

@@ -14,8 +14,8 @@ from budgetmlagent.nodes import profiles
 from budgetmlagent.nodes.llm import call_structured
 from budgetmlagent.nodes.recall import RECENT_STEPS, retrieve_older
 from budgetmlagent.nodes.schemas import planner_reply_model
-from budgetmlagent.workspace.actions import render_tool_descriptions, validate_action
 from budgetmlagent.nodes.world import workspace_of
+from budgetmlagent.workspace.actions import render_tool_descriptions, validate_action
 
 # The research agent's action list (MLAgentBench hides the low-level Write/Append File from it too).
 PLANNER_ACTIONS = (
@@ -40,9 +40,15 @@ OLDER_OBSERVATION_CHARS = 400
 
 
 def available_actions(state: State, ctx: Context) -> tuple[str, ...]:
-    """Ask Expert disappears when the lifelines are spent; retrieval goes with the memory ablation."""
+    """Ask Expert disappears when the lifelines are spent; retrieval goes with the memory ablation.
+
+    The expert is also withheld on the first step (there is nothing to ask about yet) and right after
+    an answer (the advice is in the prompt): small planners otherwise spend every lifeline at once.
+    """
     names = list(PLANNER_ACTIONS)
-    if not ctx.expert_enabled or state.get("lifelines", ctx.lifelines) <= 0:
+    steps = state.get("steps", [])
+    just_asked = bool(steps) and steps[-1]["action"] == "Ask Expert"
+    if not ctx.expert_enabled or state.get("lifelines", ctx.lifelines) <= 0 or not steps or just_asked:
         names.remove("Ask Expert")
     if not ctx.use_retrieval:
         names.remove("Retrieval from Research Log")
@@ -142,8 +148,7 @@ def situation_prompt(state: State, ctx: Context) -> str:
     if steps:
         recent = steps[-RECENT_STEPS:]
         rendered = [
-            render_step(s, RECENT_OBSERVATION_CHARS if s is recent[-1] else OLDER_OBSERVATION_CHARS)
-            for s in recent
+            render_step(s, RECENT_OBSERVATION_CHARS if s is recent[-1] else OLDER_OBSERVATION_CHARS) for s in recent
         ]
         parts.append("Your last steps:\n" + "\n\n".join(rendered))
     else:

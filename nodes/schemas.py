@@ -10,7 +10,6 @@ from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from budgetmlagent.workspace.actions import ACTIONS
 
-
 PATH_CHARS = 200
 INPUT_TEXT_CHARS = {"edit_instruction": 700, "question": 500, "final_answer": 500, "content": 8000}
 DEFAULT_INPUT_CHARS = 300

@@ -43,7 +43,11 @@ def worker(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
         )
     outcome = call_structured(state, ctx, "worker", AnswerReply, [SystemMessage(profile), HumanMessage(prompt)])
     if outcome.parsed is None:
-        return outcome.update | {"observation": f"{action} failed: {outcome.error}", "step_ok": False, "executed": True}
+        return outcome.update | {
+            "observation": f"{action} failed: {outcome.error}",
+            "step_ok": False,
+            "executed": True,
+        }
     return outcome.update | {"observation": outcome.parsed.answer, "step_ok": True, "executed": True}
 
 

@@ -173,6 +173,29 @@ def _short_validation(exc: ValidationError, limit: int = 3) -> str:
     return "schema validation failed: " + "; ".join(parts) + more
 
 
+def _length_cut(exc: Exception, label: str, seconds: float) -> StructuredReply[Any] | None:
+    # With a response_format the OpenAI SDK raises on finish_reason "length" instead of returning the
+    # reply; the exception still carries the completion, so text and token usage are not lost.
+    try:
+        from openai import LengthFinishReasonError
+    except ImportError:
+        return None
+    if not isinstance(exc, LengthFinishReasonError):
+        return None
+    completion = exc.completion
+    usage = completion.usage
+    text = completion.choices[0].message.content or "" if completion.choices else ""
+    out_tokens = usage.completion_tokens if usage else 0
+    details = usage.prompt_tokens_details if usage else None
+    return StructuredReply(
+        parsed=None, raw_text=text,
+        error=f"reply cut at the output token limit after {out_tokens} tokens (not valid JSON)",
+        input_tokens=usage.prompt_tokens if usage else 0, output_tokens=out_tokens,
+        cached_tokens=(details.cached_tokens or 0) if details else 0, seconds=seconds, model=label,
+        finish_reason="length",
+    )
+
+
 def invoke_structured(
     model: BaseChatModel,
     schema: type[T],
@@ -194,8 +217,14 @@ def invoke_structured(
     json_schema = schema.model_json_schema()
     structured = model.with_structured_output(json_schema, method="json_schema", include_raw=True)
     t0 = time.perf_counter()
-    with provider_errors(label):
-        out: dict[str, Any] = structured.invoke(messages)  # type: ignore[assignment]
+    try:
+        with provider_errors(label):
+            out: dict[str, Any] = structured.invoke(messages)  # type: ignore[assignment]
+    except Exception as exc:
+        cut = _length_cut(exc, label, time.perf_counter() - t0)
+        if cut is None:
+            raise
+        return cut
     seconds = time.perf_counter() - t0
     raw = out.get("raw")
     input_tokens, output_tokens, cached = _usage(raw)

@@ -27,7 +27,8 @@ def add_models_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[
     inst.set_defaults(handler=_cmd_install)
     smoke = msub.add_parser("smoke", help="start a model server and get one structured reply")
     smoke.add_argument("name", nargs="?", default=None, metavar="NAME")
-    smoke.add_argument("--threads", type=int, default=None, help="llama.cpp threads (default $BUDGETMLAGENT_THREADS or 2)")
+    smoke.add_argument("--threads", type=int, default=None,
+                       help="llama.cpp threads (default $BUDGETMLAGENT_THREADS or 2)")
     smoke.add_argument("--max-tokens", type=int, default=256)
     smoke.set_defaults(handler=_cmd_smoke)
 
@@ -68,13 +69,15 @@ def _cmd_list(args: argparse.Namespace) -> int:
         return 2
     table = Table(title=f"local models (dir: {models_dir()})")
     for col in ("name", "source", "installed", "verified", "size", "path"):
-        table.add_column(col, overflow="fold")
+        table.add_column(col, overflow="fold", no_wrap=col in ("name", "installed", "size"))
     for name in cat:
         st = verify_model(name, cat)
         verified = {True: "yes", False: f"NO: {st.detail}", None: "-" if not st.installed else "unpinned"}
         table.add_row(name, st.source, "yes" if st.installed else "no", verified[st.verified],
                       _human_size(st.size or cat[name].size), str(st.path))
-    Console().print(table)
+    console = Console()
+    # Piped output defaults to 80 columns, which folds every path; allow a wider table.
+    Console(width=max(console.width, 140)).print(table)
     return 0
 
 
@@ -152,7 +155,8 @@ def _cmd_smoke(args: argparse.Namespace) -> int:
         before = server.metrics()
         reply = invoke_structured(model, _smoke_schema(), messages)
         speed = metrics_delta(before, server.metrics())
-    except (CatalogueError, ModelNotInstalledError, ModelCorruptError, LocalServerError, ProviderError) as exc:
+    except (CatalogueError, ModelNotInstalledError, ModelCorruptError, LocalServerError,
+            ProviderError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     finally:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import socket
 import urllib.error
 from collections.abc import Callable, Iterator
@@ -150,6 +151,8 @@ def _classify_one(exc: BaseException) -> type[ProviderError] | None:
     for cls, target in _http_module_classes():
         if isinstance(exc, cls):
             return target
+    if isinstance(exc, json.JSONDecodeError):  # SDKs decode the body themselves: a 200 that is not JSON
+        return ProviderBadResponse
     if isinstance(exc, urllib.error.URLError):
         return ProviderTimeout if isinstance(exc.reason, TimeoutError) else ProviderUnavailable
     if isinstance(exc, TimeoutError):  # socket.timeout is TimeoutError since 3.10

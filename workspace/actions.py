@@ -57,9 +57,7 @@ LineNumber = Annotated[int, BeforeValidator(_strip_number)]
 class ListFilesInput(ActionInput):
     """List Files input."""
 
-    dir_path: str = Field(
-        description='a valid relative path to a directory, such as "." or "folder1/folder2"'
-    )
+    dir_path: str = Field(description='a valid relative path to a directory, such as "." or "folder1/folder2"')
 
 
 class ReadFileInput(ActionInput):
@@ -79,9 +77,7 @@ class CopyFileInput(ActionInput):
     """Copy File input."""
 
     source: str = Field(description="a valid file name with relative path to current directory if needed")
-    destination: str = Field(
-        description="a valid file name with relative path to current directory if needed"
-    )
+    destination: str = Field(description="a valid file name with relative path to current directory if needed")
 
 
 class ScriptNameInput(ActionInput):
@@ -93,18 +89,14 @@ class ScriptNameInput(ActionInput):
 class FinalAnswerInput(ActionInput):
     """Final Answer input."""
 
-    final_answer: NonBlank = Field(
-        description="a detailed description of the final answer and how it was reached"
-    )
+    final_answer: NonBlank = Field(description="a detailed description of the final answer and how it was reached")
 
 
 class UnderstandFileInput(ActionInput):
     """Understand File input."""
 
     file_name: str = Field(description="a valid file name with relative path to current directory if needed")
-    things_to_look_for: NonBlank = Field(
-        description="a detailed description of what to look for and what to return"
-    )
+    things_to_look_for: NonBlank = Field(description="a detailed description of what to look for and what to return")
 
 
 class InspectScriptLinesInput(ActionInput):
@@ -131,9 +123,7 @@ class EditScriptSegmentInput(ActionInput):
     script_name: str = Field(description="a valid python script name with relative path to current directory")
     start_line_number: LineNumber = Field(description="a valid line number, counting from 1")
     end_line_number: LineNumber = Field(description="a valid line number, at least start_line_number")
-    edit_instruction: NonBlank = Field(
-        description="a detailed step by step description of how to edit the segment"
-    )
+    edit_instruction: NonBlank = Field(description="a detailed step by step description of how to edit the segment")
     save_name: str = Field(description="a valid file name with relative path to save the edited script")
 
 
@@ -312,30 +302,16 @@ def expected_json(name: str) -> str:
 
 
 def render_tool_descriptions(names: list[str]) -> str:
-    """Tool list for the planner prompt, in the given order."""
+    """Tool list for the planner prompt, in the given order: one compact line per action.
+
+    Placeholders sit in angle brackets; small models copy prose templates verbatim otherwise.
+    """
     blocks = []
     for name in names:
         spec = ACTIONS[name]
-        blocks.append(
-            f"- {spec.name}:\n"
-            f"    {spec.description}\n"
-            f"    Usage:\n"
-            f"    ```\n"
-            f"    Action: {spec.name}\n"
-            f"    Action Input: {_indent(expected_json(name), 4)}\n"
-            f"    Observation: [{spec.observation}]\n"
-            f"    ```"
-        )
+        fields = ", ".join(f'"{key}": <{info.description}>' for key, info in spec.input_model.model_fields.items())
+        blocks.append(f"- {spec.name} {{{fields}}}: {spec.description}")
     return "\n".join(blocks)
-
-
-def _indent(text: str, spaces: int) -> str:
-    """Indent every line but the first."""
-    pad = " " * spaces
-    return text.replace("\n", "\n" + pad)
-
-
-# -- validation ----------------------------------------------------------------------------------
 
 
 def _coerce_input(name: str, action_input: Any) -> dict[str, Any]:
@@ -405,9 +381,7 @@ def _check_range(ws: Workspace, parsed: LineInput, script: str, *, max_lines: in
     if start > n_lines:
         raise ActionInputError(f"start_line_number {start} is past the end of '{script}' ({n_lines} lines).")
     if end < start:
-        raise ActionInputError(
-            f"end_line_number ({end}) must not be smaller than start_line_number ({start})."
-        )
+        raise ActionInputError(f"end_line_number ({end}) must not be smaller than start_line_number ({start}).")
     end = min(end, n_lines)
     if max_lines is not None and end - start + 1 > max_lines:
         raise ActionInputError(
@@ -436,9 +410,7 @@ def _check_world(ws: Workspace, name: str, parsed: ActionInput) -> ActionInput:
     elif isinstance(parsed, ScriptNameInput):
         ws.existing_file(parsed.script_name)
         if not parsed.script_name.strip().endswith(".py"):
-            raise ActionInputError(
-                f"'{parsed.script_name}' is not a python script (.py); only those can run."
-            )
+            raise ActionInputError(f"'{parsed.script_name}' is not a python script (.py); only those can run.")
     elif isinstance(parsed, InspectScriptLinesInput):
         return _check_range(ws, parsed, parsed.script_name, max_lines=MAX_INSPECT_LINES)
     elif isinstance(parsed, EditScriptSegmentInput):
@@ -484,9 +456,7 @@ def validate_action(
 
 def bounded_diff(old: str, new: str, name: str, *, limit: int = MAX_DIFF_CHARS) -> str:
     """Unified diff of old -> new, truncated in the middle past limit characters."""
-    lines = difflib.unified_diff(
-        old.splitlines(keepends=True), new.splitlines(keepends=True), f"a/{name}", f"b/{name}"
-    )
+    lines = difflib.unified_diff(old.splitlines(keepends=True), new.splitlines(keepends=True), f"a/{name}", f"b/{name}")
     text = "".join(line if line.endswith("\n") else line + "\n" for line in lines)
     return truncate_middle(text, limit) if text else "(no change)"
 
@@ -578,9 +548,7 @@ def _execute(
     changed = sorted(name for name, sig in after.items() if before.get(name) != sig)
     output = run.output.rstrip() or "(the script printed nothing)"
     files_note = (
-        f"\nFiles created or changed: {', '.join(changed)}"
-        if changed
-        else "\nNo files were created or changed."
+        f"\nFiles created or changed: {', '.join(changed)}" if changed else "\nNo files were created or changed."
     )
     if run.timed_out:
         text = (
@@ -593,8 +561,7 @@ def _execute(
         text = f"The script failed with exit code {run.returncode}. Here is the output:\n{output}"
         if run.returncode is not None and run.returncode < 0 and not run.traceback:
             text += (
-                f"\nThe process was killed by signal {-run.returncode} "
-                "(often the memory or CPU limit of the sandbox)."
+                f"\nThe process was killed by signal {-run.returncode} (often the memory or CPU limit of the sandbox)."
             )
         if run.traceback and run.traceback not in run.output:
             text += f"\nTraceback:\n{truncate_middle(run.traceback, 3000)}"
@@ -636,9 +603,7 @@ def execute_plain_action(
     canonical = canonical_action_name(name)
     if canonical not in _EXECUTORS:
         plain = ", ".join(_EXECUTORS)
-        return ActionResult(
-            f"{name!r} is not an action the executor runs; plain actions are: {plain}.", False
-        )
+        return ActionResult(f"{name!r} is not an action the executor runs; plain actions are: {plain}.", False)
     expected_model = ACTIONS[canonical].input_model
     if not isinstance(parsed_input, expected_model):
         raw = parsed_input.model_dump() if isinstance(parsed_input, BaseModel) else parsed_input

@@ -147,9 +147,7 @@ class _Capture:
         return "".join(self.head) + middle + self.tail
 
 
-def _preexec(
-    memory_limit_mb: int | None, cpu_limit_s: float | None, file_limit_mb: int | None
-) -> Callable[[], None]:
+def _preexec(memory_limit_mb: int | None, cpu_limit_s: float | None, file_limit_mb: int | None) -> Callable[[], None]:
     """Build the child-side limit setter (runs after fork, before exec)."""
 
     def apply() -> None:

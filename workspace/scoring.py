@@ -83,9 +83,7 @@ def score_workspace(task: Task, folder: Path, *, timeout_s: float = 600) -> Scor
         if line.startswith(_SCORE_MARKER):
             value = json.loads(line.removeprefix(_SCORE_MARKER).strip())
             if value is None or not math.isfinite(value):
-                return ScoreResult(
-                    None, f"eval.py returned a non-finite score ({value})", seconds=run.seconds
-                )
+                return ScoreResult(None, f"eval.py returned a non-finite score ({value})", seconds=run.seconds)
             return ScoreResult(float(value), seconds=run.seconds)
     return ScoreResult(None, "eval.py printed no score", seconds=run.seconds)
 
@@ -120,9 +118,7 @@ def baseline_score(
             ws = Workspace.create(task, Path(tmp) / "workspace")
             if not (ws.root / task.baseline_script).is_file():
                 return ScoreResult(None, f"baseline script {task.baseline_script} is missing from env/")
-            run = run_script(
-                ws.root, task.baseline_script, timeout_s=timeout_s, memory_limit_mb=memory_limit_mb
-            )
+            run = run_script(ws.root, task.baseline_script, timeout_s=timeout_s, memory_limit_mb=memory_limit_mb)
             seconds += run.seconds
             if not run.ok:
                 why = "timed out" if run.timed_out else f"failed (exit {run.returncode})"

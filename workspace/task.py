@@ -58,9 +58,7 @@ KNOWN_TASKS: dict[str, KnownTask] = {
     "clrs": KnownTask(metric="score", direction="higher"),
     "fathomnet": KnownTask(metric="score", direction="higher"),
     "identify-contrails": KnownTask(metric="dice", direction="higher"),
-    "llama-inference": KnownTask(
-        metric="tokens per second", direction="higher", baseline_script="inference.py"
-    ),
+    "llama-inference": KnownTask(metric="tokens per second", direction="higher", baseline_script="inference.py"),
 }
 
 

@@ -71,9 +71,7 @@ def title(call: dict[str, Any]) -> str:
 
 
 def test_final_answer_after_a_tested_edit_goes_to_evaluate(tiny_task: Path, tmp_path: Path) -> None:
-    state, models = run_graph(
-        tiny_task, tmp_path, {BASE: [LIST, edit(), code(IMPROVED_TRAIN), FINAL]}
-    )
+    state, models = run_graph(tiny_task, tmp_path, {BASE: [LIST, edit(), code(IMPROVED_TRAIN), FINAL]})
     result = state["result"]
     assert result["status"] == "final_answer"
     assert result["success"] is True
@@ -159,7 +157,7 @@ def test_debugger_escalates_after_k_failed_fixes(tiny_task: Path, tmp_path: Path
 
 
 def test_identical_fix_is_rejected_and_debugging_is_bounded(tiny_task: Path, tmp_path: Path) -> None:
-    state, models = run_graph(
+    state, _ = run_graph(
         tiny_task,
         tmp_path,
         {BASE: [edit(), code(BROKEN_TRAIN), {"diagnosis": "none", "code": BROKEN_TRAIN}]},
@@ -174,13 +172,27 @@ def test_identical_fix_is_rejected_and_debugging_is_bounded(tiny_task: Path, tmp
 def test_spent_lifelines_remove_ask_expert(tiny_task: Path, tmp_path: Path) -> None:
     ask = plan("Ask Expert", question="what should I change?")
     state, models = run_graph(
-        tiny_task, tmp_path, {BASE: [ask, LIST], TOP: [{"advice": "use a better model"}]}, lifelines=1, max_steps=2
+        tiny_task,
+        tmp_path,
+        {BASE: [LIST, ask, RUN, LIST], TOP: [{"advice": "use a better model"}]},
+        lifelines=1,
+        max_steps=4,
     )
     planner_calls = [c for c in models.calls(BASE) if title(c) == "PlannerReply"]
-    assert "Ask Expert" in schema_text(planner_calls[0])
-    assert "Ask Expert" not in schema_text(planner_calls[1])
-    assert "use a better model" in planner_calls[1]["messages"][-1].content  # advice seen next step
+    offered = ["Ask Expert" in schema_text(call) for call in planner_calls]
+    # not on the first step, offered on the second, then spent for good
+    assert offered == [False, True, False, False]
+    assert "use a better model" in planner_calls[2]["messages"][-1].content  # advice seen next step
     assert state["lifelines"] == 0 and state["result"]["expert_calls"] == 1
+
+
+def test_expert_is_not_offered_twice_in_a_row(tiny_task: Path, tmp_path: Path) -> None:
+    ask = plan("Ask Expert", question="what should I change?")
+    _, models = run_graph(
+        tiny_task, tmp_path, {BASE: [LIST, ask, LIST], TOP: [{"advice": "inspect train.py"}]}, max_steps=3
+    )
+    planner_calls = [c for c in models.calls(BASE) if title(c) == "PlannerReply"]
+    assert ["Ask Expert" in schema_text(call) for call in planner_calls] == [False, True, False]
 
 
 def test_step_cap_ends_the_run_with_a_verdict(tiny_task: Path, tmp_path: Path) -> None:
@@ -210,9 +222,7 @@ def test_wall_clock_cap_ends_the_run(tiny_task: Path, tmp_path: Path) -> None:
 
 
 def test_invalid_input_on_the_last_tier_becomes_a_failed_step(tiny_task: Path, tmp_path: Path) -> None:
-    state, _ = run_graph(
-        tiny_task, tmp_path, {BASE: [MISSING]}, use_cascade=False, tries_per_tier=[1], max_steps=1
-    )
+    state, _ = run_graph(tiny_task, tmp_path, {BASE: [MISSING]}, use_cascade=False, tries_per_tier=[1], max_steps=1)
     step = state["steps"][0]
     assert step["ok"] is False and "nope.py" in step["observation"]
 
@@ -225,16 +235,12 @@ def test_final_answer_without_any_edit_is_rejected(tiny_task: Path, tmp_path: Pa
 
 def test_dead_provider_stops_cleanly(tiny_task: Path, tmp_path: Path) -> None:
     dead = ProviderUnavailable("connection refused")
-    state, _ = run_graph(
-        tiny_task, tmp_path, {BASE: [dead, dead, dead]}, use_cascade=False, tries_per_tier=[5]
-    )
+    state, _ = run_graph(tiny_task, tmp_path, {BASE: [dead, dead, dead]}, use_cascade=False, tries_per_tier=[5])
     result = state["result"]
     assert result["status"] == "provider_error" and result["success"] is False
     assert Path(result["run_dir"], "result.json").exists()
 
 
 def test_missing_task_folder_is_a_clean_error(tmp_path: Path) -> None:
-    state = build_graph().invoke(
-        {"task_dir": str(tmp_path / "nope")}, context=Context(runs_dir=str(tmp_path / "runs"))
-    )
+    state = build_graph().invoke({"task_dir": str(tmp_path / "nope")}, context=Context(runs_dir=str(tmp_path / "runs")))
     assert state["status"] == "error" and "nope" in state["result"]["error"]

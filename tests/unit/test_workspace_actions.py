@@ -107,7 +107,7 @@ def test_render_tool_descriptions_keeps_order_and_can_drop_actions() -> None:
     assert '"script_name"' in text and '"dir_path"' in text
     assert "Ask Expert" not in text
     full = render_tool_descriptions(list(ACTIONS))
-    assert all(f"Action: {name}" in full for name in ACTIONS)
+    assert all(f"- {name} {{" in full for name in ACTIONS)
 
 
 def test_canonical_names_are_forgiving() -> None:

@@ -103,7 +103,7 @@ def test_config_file_sets_metric(tmp_path: Path) -> None:
 
 def test_invalid_config_is_a_task_error(tmp_path: Path) -> None:
     root = make_task(tmp_path, prepare=None, config={"direction": "sideways"})
-    with pytest.raises(TaskError, match="budgetmlagent.json"):
+    with pytest.raises(TaskError, match=r"budgetmlagent\.json"):
         load_task(root)
 
 
