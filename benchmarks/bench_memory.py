@@ -109,9 +109,7 @@ def main() -> None:
             latencies = []
             for i in range(args.queries):
                 start = time.perf_counter()
-                memory.query(
-                    QUERIES[i % len(QUERIES)], k=args.k, scope=scope, run=run, task=task, before_step=step - 2
-                )
+                memory.query(QUERIES[i % len(QUERIES)], k=args.k, scope=scope, run=run, task=task, before_step=step - 2)
                 latencies.append(time.perf_counter() - start)
             median = statistics.median(latencies) * 1000
             rows.append((f"top-{args.k} query median of {args.queries} ({label})", f"{median:.1f} ms"))

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -16,11 +18,14 @@ if TYPE_CHECKING:
 
 MODEL_NAME = "all-MiniLM-L6-v2"
 DIMENSION = 384
+# Up to this many texts are embedded on one torch thread; the agent embeds one step at a time.
+SINGLE_THREAD_MAX = 16
 
 # One model per process: Chroma rebuilds the embedding function from the collection's stored
 # config on every get_collection, and a load costs seconds.
 _model: SentenceTransformer | None = None
 _model_lock = threading.Lock()
+_threads_lock = threading.Lock()
 
 
 def load_model() -> SentenceTransformer:
@@ -36,6 +41,21 @@ def load_model() -> SentenceTransformer:
         return _model
 
 
+@contextmanager
+def _single_torch_thread() -> Iterator[None]:
+    """Run the block with torch limited to one intra-op thread, then restore the previous count."""
+    import torch
+
+    # The thread count is process-wide: the lock stops two callers from restoring each other's value.
+    with _threads_lock:
+        previous = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            yield
+        finally:
+            torch.set_num_threads(previous)
+
+
 @register_embedding_function
 class MiniLMEmbeddingFunction(EmbeddingFunction[Documents]):
     """Normalised all-MiniLM-L6-v2 sentence embeddings (384 dimensions), computed on the CPU."""
@@ -45,8 +65,19 @@ class MiniLMEmbeddingFunction(EmbeddingFunction[Documents]):
         self.batch_size = batch_size
 
     def __call__(self, input: Documents) -> Embeddings:
-        vectors = load_model().encode(
-            list(input),
+        texts = list(input)
+        model = load_model()
+        if len(texts) > SINGLE_THREAD_MAX:
+            return self._encode(model, texts)
+        # A short text gains little from torch's intra-op threads, and when the cores are busy
+        # (a training script, the local model server) those threads spin-wait: measured on 2 cores under
+        # load, one step took 130-550 ms (p95 820 ms) with 2 threads and 22-28 ms (p95 ~40 ms) with one.
+        with _single_torch_thread():
+            return self._encode(model, texts)
+
+    def _encode(self, model: SentenceTransformer, texts: list[str]) -> Embeddings:
+        vectors = model.encode(
+            texts,
             batch_size=self.batch_size,
             convert_to_numpy=True,
             normalize_embeddings=True,

@@ -72,7 +72,7 @@ class FakeChatServer:
         server.daemon_threads = True
         server.block_on_close = False  # a hanging handler must not hold up stop()
         self._server = server
-        threading.Thread(target=server.serve_forever, daemon=True).start()
+        threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
         return self
 
     def stop(self) -> None:

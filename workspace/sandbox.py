@@ -3,10 +3,15 @@
 Enforced: a wall-clock timeout that kills the whole process group (and any process that escaped it
 with setsid but still carries this run's marker variable); RLIMIT_AS, RLIMIT_CPU and RLIMIT_FSIZE;
 an environment without API keys or secrets; HOME and TMPDIR inside the workspace; no network when
-`unshare -n` works (root or user namespaces), reported in ScriptRun.network_isolated.
-Not enforced: reads anywhere the OS user may read, and writes outside the workspace through absolute
-paths (no filesystem namespace or chroot); process-count limits (RLIMIT_NPROC does not bind root);
-GPU memory.
+`unshare -n` works (root or user namespaces), reported in ScriptRun.network_isolated; no writes
+outside the workspace when `unshare -m` works, reported in ScriptRun.filesystem_confined: in a private
+mount namespace every mount except the workspace, /proc and a fresh private /dev/shm is remounted
+read-only (and so are /proc/sys and /proc/sysrq-trigger), and CAP_SYS_ADMIN, CAP_SYS_PTRACE and
+CAP_SYS_MODULE leave the bounding set, so the script can neither remount nor reach the host's mounts
+through /proc/<pid>/root.
+Not enforced: reads anywhere the OS user may read; writes to device nodes (a root script could still
+write a raw block device under /dev) and to /proc/<own pid>; process-count limits (RLIMIT_NPROC does
+not bind root); GPU memory.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import uuid
@@ -50,6 +56,57 @@ _TERM_GRACE_S = 2.0
 # Internal capture cap per stream, far above what observations show, so a print loop cannot exhaust RAM.
 _CAPTURE_CHARS = 400_000
 _TRACEBACK_HEAD = "Traceback (most recent call last):"
+# Runs (as `python -I -S -c`) inside the new mount namespace, in the workspace as cwd, then execs the
+# script's argv. The binds come first, as a remount of "/" leaves mounts on top of it alone.
+_CONFINE_PRELUDE = r"""
+import ctypes, os, re, sys
+libc = ctypes.CDLL(None, use_errno=True)
+RDONLY, REMOUNT, BIND, REC = 1, 32, 4096, 16384
+KEEP = {"nosuid": 2, "nodev": 4, "noexec": 8, "noatime": 1024, "nodiratime": 2048, "relatime": 1 << 21}
+# The kernel knobs under /proc (as Docker does); the rest of /proc stays as it is.
+PROC_RO = [p for p in ("/proc/sys", "/proc/sysrq-trigger", "/proc/irq", "/proc/bus", "/proc/fs") if os.path.exists(p)]
+
+def mount(source, target, fstype, flags):
+    if libc.mount(source.encode(), target.encode(), fstype.encode() if fstype else None, flags, None) != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"mount {target}: {os.strerror(err)}")
+
+try:
+    workspace = os.getcwd()
+    mount(workspace, workspace, None, BIND | REC)
+    os.chdir(workspace)  # the old cwd lies on the mount about to turn read-only
+    if os.path.isdir("/dev/shm"):
+        mount("tmpfs", "/dev/shm", "tmpfs", KEEP["nosuid"] | KEEP["nodev"])  # private, gone with the namespace
+    for path in PROC_RO:
+        mount(path, path, None, BIND)
+    with open("/proc/self/mounts") as table:
+        rows = [line.split() for line in table]
+    for _, escaped, _, options, *_ in rows:
+        target = re.sub(r"\\([0-7]{3})", lambda m: chr(int(m[1], 8)), escaped)
+        options = options.split(",")
+        own = target == workspace or target.startswith(workspace.rstrip("/") + "/") or target == "/dev/shm"
+        proc = (target == "/proc" or target.startswith("/proc/")) and target not in PROC_RO
+        if own or proc or "ro" in options:
+            continue
+        keep = sum(flag for name, flag in KEEP.items() if name in options)
+        mount("none", target, None, REMOUNT | BIND | RDONLY | keep)
+    for cap in (21, 19, 16):  # CAP_SYS_ADMIN, CAP_SYS_PTRACE, CAP_SYS_MODULE; PR_CAPBSET_DROP = 24
+        if libc.prctl(24, cap, 0, 0, 0) != 0:
+            raise OSError(ctypes.get_errno(), "prctl(PR_CAPBSET_DROP)")
+except OSError as exc:
+    sys.exit(f"sandbox: could not confine the filesystem: {exc}")
+os.execv(sys.argv[1], sys.argv[1:])
+"""
+# Run by the probe: writing the cwd must work and writing next to it must fail.
+_CONFINE_CHECK = r"""
+import sys
+open("inside", "w").close()
+try:
+    open(sys.argv[1], "w").close()
+except OSError:
+    sys.exit(0)
+sys.exit(1)
+"""
 
 
 @dataclass(frozen=True)
@@ -64,6 +121,7 @@ class ScriptRun:
     seconds: float
     traceback: str | None
     network_isolated: bool
+    filesystem_confined: bool = False
 
     @property
     def ok(self) -> bool:
@@ -98,23 +156,44 @@ def last_traceback(stderr: str) -> str | None:
     return stderr[index:].strip() or None
 
 
+def _probe(argv: Sequence[str], cwd: Path | None = None) -> bool:
+    """Whether argv exits 0 within a few seconds."""
+    try:
+        return subprocess.run(argv, cwd=cwd, capture_output=True, timeout=10, check=False).returncode == 0
+    except (OSError, subprocess.SubprocessError):
+        return False
+
+
 @functools.cache
+def namespace_prefix(*, network: bool, filesystem: bool) -> tuple[str, ...] | None:
+    """The argv prefix that cuts the network and/or confines writes to the cwd here, or None (probed once)."""
+    unshare = shutil.which("unshare")
+    if unshare is None or not (network or filesystem):
+        return None
+    flags = ("-n",) if network else ()
+    if filesystem:
+        flags += ("-m", "--propagation", "private", sys.executable, "-I", "-S", "-c", _CONFINE_PRELUDE)
+    candidates = [(unshare, *flags)] if os.geteuid() == 0 else []
+    # Without root, a user namespace can still own private network and mount namespaces on many kernels.
+    candidates.append((unshare, "-r", *flags))
+    for prefix in candidates:
+        if not filesystem:
+            if _probe([*prefix, "true"]):
+                return prefix
+            continue
+        with tempfile.TemporaryDirectory() as scratch:
+            outside = Path(scratch).parent / f"sandbox-probe-{uuid.uuid4().hex}"
+            try:
+                if _probe([*prefix, sys.executable, "-I", "-S", "-c", _CONFINE_CHECK, str(outside)], cwd=Path(scratch)):
+                    return prefix
+            finally:
+                outside.unlink(missing_ok=True)
+    return None
+
+
 def network_isolation_prefix() -> tuple[str, ...] | None:
     """The unshare prefix that cuts the network here, or None (probed once per process)."""
-    unshare = shutil.which("unshare")
-    if unshare is None:
-        return None
-    candidates = [(unshare, "-n")] if os.geteuid() == 0 else []
-    # Without root, a user namespace can still own a private network namespace on many kernels.
-    candidates.append((unshare, "-r", "-n"))
-    for prefix in candidates:
-        try:
-            probe = subprocess.run([*prefix, "true"], capture_output=True, timeout=5, check=False)
-        except (OSError, subprocess.SubprocessError):
-            continue
-        if probe.returncode == 0:
-            return prefix
-    return None
+    return namespace_prefix(network=True, filesystem=False)
 
 
 class _Capture:
@@ -200,10 +279,17 @@ def run_process(
     cpu_limit_s: float | None = None,
     file_limit_mb: int | None = None,
     isolate_network: bool = False,
+    confine_filesystem: bool = False,
     max_output_chars: int = 10_000,
 ) -> ScriptRun:
-    """Run argv in its own process group with limits, capturing output; never leaves children behind."""
-    prefix = network_isolation_prefix() if isolate_network else None
+    """Run argv in its own process group with limits, capturing output; never leaves children behind.
+
+    confine_filesystem leaves only cwd (and a private /dev/shm) writable, where the host allows it.
+    """
+    prefix = namespace_prefix(network=isolate_network, filesystem=True) if confine_filesystem else None
+    confined = prefix is not None
+    if prefix is None and isolate_network:
+        prefix = network_isolation_prefix()
     marker = uuid.uuid4().hex
     env = {**env, SANDBOX_MARKER: marker}
     captures = {"stdout": _Capture(_CAPTURE_CHARS), "stderr": _Capture(_CAPTURE_CHARS)}
@@ -269,7 +355,8 @@ def run_process(
         timed_out=timed_out,
         seconds=seconds,
         traceback=last_traceback(stderr),
-        network_isolated=prefix is not None,
+        network_isolated=isolate_network and prefix is not None,
+        filesystem_confined=confined,
     )
 
 
@@ -300,6 +387,7 @@ def run_script(
     cpu_limit_s: float | None = None,
     file_limit_mb: int | None = 8192,
     isolate_network: bool = True,
+    confine_filesystem: bool = True,
 ) -> ScriptRun:
     """Run `python -u script` with cwd = workspace_root inside the sandbox."""
     root = Path(workspace_root).resolve()
@@ -318,5 +406,6 @@ def run_script(
         cpu_limit_s=cpu_limit_s,
         file_limit_mb=file_limit_mb,
         isolate_network=isolate_network,
+        confine_filesystem=confine_filesystem,
         max_output_chars=max_output_chars,
     )

@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import time
+import uuid
 from pathlib import Path
 
 import pytest
 
-from budgetmlagent.workspace.sandbox import network_isolation_prefix, run_script
+from budgetmlagent.workspace.sandbox import namespace_prefix, network_isolation_prefix, run_script
 from budgetmlagent.workspace.scoring import baseline_score, score_workspace, verdict
 from budgetmlagent.workspace.task import load_task
 from budgetmlagent.workspace.workspace import Workspace
 
 pytestmark = pytest.mark.integration
 
-TITANIC = Path(__file__).resolve().parents[2] / "benchmarks" / "tasks" / "titanic"
+REPO = Path(__file__).resolve().parents[2]
+TITANIC = REPO / "benchmarks" / "tasks" / "titanic"
 
 SPAWNER = """
 import subprocess, sys, time
@@ -29,6 +31,34 @@ child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(1000)"]
 print("child", child.pid, flush=True)
 time.sleep(1000)
 """
+
+WRITE_OUTSIDE = """
+import ctypes, os
+for path in [*PATHS, os.path.expandvars("$HOME/../HOME_NAME")]:
+    try:
+        with open(path, "w") as handle:
+            handle.write("escaped")
+        print("WROTE", path)
+    except OSError as exc:
+        print("BLOCKED", path, exc.errno)
+libc = ctypes.CDLL(None, use_errno=True)
+remount = libc.mount(b"none", b"/", None, 32 | 4096, None)  # MS_REMOUNT | MS_BIND: read-write again
+print("REMOUNT", "failed" if remount != 0 else "worked")
+"""
+
+WRITE_INSIDE = """
+import tempfile
+import numpy, pandas, sklearn, torch
+open("result.txt", "w").write("42")
+with tempfile.NamedTemporaryFile(delete=False) as handle:
+    handle.write(b"tmp")
+open(SHM, "w").write("shm")  # torch DataLoader workers need a writable /dev/shm
+print("TMP", handle.name)
+"""
+
+confined_only = pytest.mark.skipif(
+    namespace_prefix(network=True, filesystem=True) is None, reason="no mount namespace here (needs root or userns)"
+)
 
 IMPROVED_TRAIN = """
 import pandas as pd
@@ -139,6 +169,44 @@ def test_network_is_cut_when_unshare_works(tmp_path: Path) -> None:
     assert run.network_isolated is (network_isolation_prefix() is not None)
     if run.network_isolated:
         assert "BLOCKED" in run.stdout
+
+
+@confined_only
+def test_writes_outside_the_workspace_fail(tmp_path: Path) -> None:
+    workspace = tmp_path / "ws"
+    workspace.mkdir()
+    tag = uuid.uuid4().hex
+    targets = [
+        Path("/tmp") / f"escape-{tag}",
+        REPO.parent / f"escape-{tag}",  # /work, above the checkout
+        Path(f"/proc/1/root/tmp/escape-root-{tag}"),  # the host's root seen through another process
+    ]
+    script = WRITE_OUTSIDE.replace("PATHS", repr(list(map(str, targets)))).replace("HOME_NAME", f"escape-{tag}")
+    (workspace / "escape.py").write_text(script)
+    on_host = [*targets[:2], Path(f"/tmp/escape-root-{tag}"), tmp_path / f"escape-{tag}"]
+    mounts_before = Path("/proc/self/mounts").read_text()
+    try:
+        run = run_script(workspace, "escape.py", timeout_s=30)
+        assert run.ok and run.filesystem_confined, run.output
+        assert "WROTE" not in run.stdout and run.stdout.count("BLOCKED") == 4, run.stdout
+        assert "REMOUNT failed" in run.stdout
+        assert not [path for path in on_host if path.exists()], "written from inside the sandbox"
+        assert Path("/proc/self/mounts").read_text() == mounts_before, "mounts leaked into the host"
+    finally:
+        for path in on_host:
+            path.unlink(missing_ok=True)
+
+
+@confined_only
+def test_confined_script_writes_workspace_tmp_and_private_shm(tmp_path: Path) -> None:
+    shm = Path("/dev/shm") / f"sandbox-{uuid.uuid4().hex}"
+    (tmp_path / "inside.py").write_text(WRITE_INSIDE.replace("SHM", repr(str(shm))))
+    run = run_script(tmp_path, "inside.py", timeout_s=120)
+    assert run.ok and run.filesystem_confined, run.output
+    assert (tmp_path / "result.txt").read_text() == "42"
+    tmp_file = Path(run.stdout.split("TMP", 1)[1].split()[0])
+    assert tmp_file.parent == tmp_path.resolve() / ".tmp" and tmp_file.read_bytes() == b"tmp"
+    assert not shm.exists(), "the sandbox's /dev/shm is not private"
 
 
 def test_memory_limit_stops_a_hog(tmp_path: Path) -> None:

@@ -17,10 +17,16 @@ from budgetmlagent.memory.offline import force_offline
 
 
 class _StubModel:
-    """Stands in for SentenceTransformer: encodes each text as a constant row."""
+    """Stands in for SentenceTransformer: encodes each text as a constant row, noting torch's threads."""
+
+    def __init__(self) -> None:
+        self.threads_seen: list[int] = []
 
     def encode(self, texts: list[str], **kwargs: object) -> np.ndarray:
+        import torch
+
         assert kwargs["normalize_embeddings"] is True
+        self.threads_seen.append(torch.get_num_threads())
         return np.ones((len(texts), embeddings.DIMENSION), dtype=np.float64)
 
 
@@ -55,6 +61,19 @@ def test_call_returns_float32_vectors(monkeypatch: pytest.MonkeyPatch) -> None:
     vectors = MiniLMEmbeddingFunction()(["a", "b"])
     assert len(vectors) == 2
     assert all(v.dtype == np.float32 and v.shape == (embeddings.DIMENSION,) for v in vectors)
+
+
+def test_small_inputs_run_on_one_thread_and_restore_the_count(monkeypatch: pytest.MonkeyPatch) -> None:
+    import torch
+
+    model = _StubModel()
+    monkeypatch.setattr(embeddings, "load_model", lambda: model)
+    previous = torch.get_num_threads()
+    function = MiniLMEmbeddingFunction()
+    function(["one step"])
+    function(["text"] * (embeddings.SINGLE_THREAD_MAX + 1))
+    assert model.threads_seen == [1, previous]
+    assert torch.get_num_threads() == previous
 
 
 def test_force_offline_overrides_the_callers_flags(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -143,9 +143,7 @@ def test_k_larger_than_collection_and_empty_results(tmp_path: Path, memory: Obse
         ({"task": "A", "k": 0}, "k must be at least 1"),
     ],
 )
-def test_invalid_queries_raise_clear_errors(
-    memory: ObservationMemory, kwargs: dict[str, Any], message: str
-) -> None:
+def test_invalid_queries_raise_clear_errors(memory: ObservationMemory, kwargs: dict[str, Any], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         memory.query("x", **kwargs)
 

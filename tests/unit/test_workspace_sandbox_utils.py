@@ -1,7 +1,12 @@
-"""Pure helpers of the sandbox: env scrubbing, output truncation, traceback extraction."""
+"""Pure helpers of the sandbox (env scrubbing, output truncation, tracebacks) and its fallback flags."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pytest
+
+from budgetmlagent.workspace import sandbox
 from budgetmlagent.workspace.sandbox import last_traceback, scrub_env, truncate_middle
 
 
@@ -40,3 +45,19 @@ def test_last_traceback_takes_the_last_block() -> None:
     assert block is not None and block.startswith("Traceback") and block.endswith("KeyError: 'two'")
     assert "ValueError" not in block
     assert last_traceback("all good\n") is None
+
+
+def test_no_namespaces_falls_back_unconfined(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sandbox, "namespace_prefix", lambda **_: None)
+    (tmp_path / "hello.py").write_text("print('hello')\n")
+    run = sandbox.run_script(tmp_path, "hello.py", timeout_s=30)
+    assert run.ok and run.stdout.strip() == "hello"
+    assert not run.filesystem_confined and not run.network_isolated
+
+
+def test_network_only_when_mounts_are_unavailable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # An empty prefix stands in for a working `unshare -n`; the mount namespace is what is missing.
+    monkeypatch.setattr(sandbox, "namespace_prefix", lambda *, network, filesystem: None if filesystem else ())
+    (tmp_path / "hello.py").write_text("print('hello')\n")
+    run = sandbox.run_script(tmp_path, "hello.py", timeout_s=30)
+    assert run.ok and not run.filesystem_confined and run.network_isolated
