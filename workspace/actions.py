@@ -565,6 +565,9 @@ def _execute(
             )
         if run.traceback and run.traceback not in run.output:
             text += f"\nTraceback:\n{truncate_middle(run.traceback, 3000)}"
+        if run.filesystem_confined and "Read-only file system" in run.stderr:
+            # Tell the model why an absolute path failed, so it does not retry the same write.
+            text += "\nOnly the workspace is writable: save files under relative paths (HOME and TMPDIR are inside it)."
     return ActionResult(text + files_note, run.ok, run, changed)
 
 
