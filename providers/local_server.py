@@ -95,6 +95,8 @@ class LocalServer:
         p.n_batch = self.settings.n_batch
         p.cpuparams.n_threads = self.threads
         p.cpuparams_batch.n_threads = self.threads
+        p.cpuparams.poll = self.settings.poll
+        p.cpuparams_batch.poll = self.settings.poll
         p.use_jinja = True
         p.chat_template = ""  # empty = the GGUF's own template; any other string is read as Jinja
         p.cache_prompt = True  # keep the KV of the previous prompt: shared prefixes are not recomputed
