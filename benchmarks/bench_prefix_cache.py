@@ -26,8 +26,10 @@ def make_prefix(rep: int, columns: int) -> str:
         f"- column f{i:02d}: numeric, mean {i * 1.7 + rep:.1f}, std {i * 0.3 + 1:.1f}, {i % 7} % missing"
         for i in range(columns)
     )
-    return (f"Run {rep}. You are the planner of an ML agent improving a tabular classifier's F1 score "
-            f"by more than 10 %. Columns:\n{rows}\n")
+    return (
+        f"Run {rep}. You are the planner of an ML agent improving a tabular classifier's F1 score "
+        f"by more than 10 %. Columns:\n{rows}\n"
+    )
 
 
 def timed_call(server: LocalServer, prefix: str, question: str, max_tokens: int) -> dict[str, Any]:
@@ -78,14 +80,20 @@ def main(argv: list[str] | None = None) -> int:
     def med(runs: list[dict[str, Any]], key: str) -> float:
         return statistics.median(r[key] for r in runs)
 
-    print(f"model {args.model}, threads {server.threads}, load {load_s:.1f} s, "
-          f"median of {args.reps}, max_tokens {args.max_tokens}")
-    print(f"{'':6} {'prompt tok':>10} {'computed':>9} {'cached':>7} {'seconds':>8} {'prompt tok/s':>13} "
-          f"{'decode tok/s':>13}")
+    print(
+        f"model {args.model}, threads {server.threads}, load {load_s:.1f} s, "
+        f"median of {args.reps}, max_tokens {args.max_tokens}"
+    )
+    print(
+        f"{'':6} {'prompt tok':>10} {'computed':>9} {'cached':>7} {'seconds':>8} {'prompt tok/s':>13} "
+        f"{'decode tok/s':>13}"
+    )
     for label, runs in (("cold", cold), ("warm", warm)):
-        print(f"{label:6} {med(runs, 'prompt_tokens'):>10.0f} {med(runs, 'computed'):>9.0f} "
-              f"{med(runs, 'cached'):>7.0f} {med(runs, 'seconds'):>8.2f} {med(runs, 'prompt_tps'):>13.1f} "
-              f"{med(runs, 'decode_tps'):>13.1f}")
+        print(
+            f"{label:6} {med(runs, 'prompt_tokens'):>10.0f} {med(runs, 'computed'):>9.0f} "
+            f"{med(runs, 'cached'):>7.0f} {med(runs, 'seconds'):>8.2f} {med(runs, 'prompt_tps'):>13.1f} "
+            f"{med(runs, 'decode_tps'):>13.1f}"
+        )
     print(f"speed-up {med(cold, 'seconds') / med(warm, 'seconds'):.1f}x")
     if args.json:
         print(json.dumps({"model": args.model, "threads": server.threads, "cold": cold, "warm": warm}))

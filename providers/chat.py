@@ -188,10 +188,14 @@ def _length_cut(exc: Exception, label: str, seconds: float) -> StructuredReply[A
     out_tokens = usage.completion_tokens if usage else 0
     details = usage.prompt_tokens_details if usage else None
     return StructuredReply(
-        parsed=None, raw_text=text,
+        parsed=None,
+        raw_text=text,
         error=f"reply cut at the output token limit after {out_tokens} tokens (not valid JSON)",
-        input_tokens=usage.prompt_tokens if usage else 0, output_tokens=out_tokens,
-        cached_tokens=(details.cached_tokens or 0) if details else 0, seconds=seconds, model=label,
+        input_tokens=usage.prompt_tokens if usage else 0,
+        output_tokens=out_tokens,
+        cached_tokens=(details.cached_tokens or 0) if details else 0,
+        seconds=seconds,
+        model=label,
         finish_reason="length",
     )
 
@@ -244,14 +248,19 @@ def invoke_structured(
         except ValidationError as exc:
             error = _short_validation(exc)
     return StructuredReply(
-        parsed=parsed, raw_text=raw_text, error=error, input_tokens=input_tokens, output_tokens=output_tokens,
-        cached_tokens=cached, seconds=seconds, model=label, finish_reason=finish,
+        parsed=parsed,
+        raw_text=raw_text,
+        error=error,
+        input_tokens=input_tokens,
+        output_tokens=output_tokens,
+        cached_tokens=cached,
+        seconds=seconds,
+        model=label,
+        finish_reason=finish,
     )
 
 
-def invoke_text(
-    model: BaseChatModel, messages: list[BaseMessage], *, model_label: str | None = None
-) -> TextReply:
+def invoke_text(model: BaseChatModel, messages: list[BaseMessage], *, model_label: str | None = None) -> TextReply:
     """Free-text call with usage and wall time; provider failures raise ProviderError."""
     label = model_label or label_of(model)
     t0 = time.perf_counter()
@@ -259,5 +268,12 @@ def invoke_text(
         msg = model.invoke(messages)
     seconds = time.perf_counter() - t0
     input_tokens, output_tokens, cached = _usage(msg)
-    return TextReply(content=_text_of(msg), input_tokens=input_tokens, output_tokens=output_tokens,
-                     cached_tokens=cached, seconds=seconds, model=label, finish_reason=_finish_reason(msg))
+    return TextReply(
+        content=_text_of(msg),
+        input_tokens=input_tokens,
+        output_tokens=output_tokens,
+        cached_tokens=cached,
+        seconds=seconds,
+        model=label,
+        finish_reason=_finish_reason(msg),
+    )

@@ -15,10 +15,17 @@ SMOKE_PROMPT = (
 
 def add_models_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """Register `models`, `models install [NAME ...]` and `models smoke [NAME]`."""
-    p = sub.add_parser("models", help="list, install and smoke-test local models",
-                       description="Local GGUF models: status table (default), install, smoke test.")
-    p.add_argument("--catalogue", type=Path, default=None,
-                   help="extra catalogue TOML merged over the built-in one (else $BUDGETMLAGENT_CATALOGUE)")
+    p = sub.add_parser(
+        "models",
+        help="list, install and smoke-test local models",
+        description="Local GGUF models: status table (default), install, smoke test.",
+    )
+    p.add_argument(
+        "--catalogue",
+        type=Path,
+        default=None,
+        help="extra catalogue TOML merged over the built-in one (else $BUDGETMLAGENT_CATALOGUE)",
+    )
     p.set_defaults(handler=_cmd_list)
     msub = p.add_subparsers(dest="models_command", metavar="SUBCOMMAND")
     inst = msub.add_parser("install", help="fetch, assemble and verify models (default: all built-in)")
@@ -27,8 +34,9 @@ def add_models_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[
     inst.set_defaults(handler=_cmd_install)
     smoke = msub.add_parser("smoke", help="start a model server and get one structured reply")
     smoke.add_argument("name", nargs="?", default=None, metavar="NAME")
-    smoke.add_argument("--threads", type=int, default=None,
-                       help="llama.cpp threads (default $BUDGETMLAGENT_THREADS or 2)")
+    smoke.add_argument(
+        "--threads", type=int, default=None, help="llama.cpp threads (default $BUDGETMLAGENT_THREADS or 2)"
+    )
     smoke.add_argument("--max-tokens", type=int, default=256)
     smoke.set_defaults(handler=_cmd_smoke)
 
@@ -73,8 +81,14 @@ def _cmd_list(args: argparse.Namespace) -> int:
     for name in cat:
         st = verify_model(name, cat)
         verified = {True: "yes", False: f"NO: {st.detail}", None: "-" if not st.installed else "unpinned"}
-        table.add_row(name, st.source, "yes" if st.installed else "no", verified[st.verified],
-                      _human_size(st.size or cat[name].size), str(st.path))
+        table.add_row(
+            name,
+            st.source,
+            "yes" if st.installed else "no",
+            verified[st.verified],
+            _human_size(st.size or cat[name].size),
+            str(st.path),
+        )
     console = Console()
     # Piped output defaults to 80 columns, which folds every path; allow a wider table.
     Console(width=max(console.width, 140)).print(table)
@@ -147,16 +161,14 @@ def _cmd_smoke(args: argparse.Namespace) -> int:
     try:
         t0 = time.perf_counter()
         server = get_server(name, threads=args.threads)
-        print(f"server {name}: {server.base_url} (threads={server.threads}, "
-              f"ready in {time.perf_counter() - t0:.1f} s)")
+        print(f"server {name}: {server.base_url} (threads={server.threads}, ready in {time.perf_counter() - t0:.1f} s)")
         model = load_chat_model(f"local:{name}", max_tokens=args.max_tokens, temperature=0.0)
         messages = [SystemMessage("You are an ML engineer. Answer in JSON."), HumanMessage(SMOKE_PROMPT)]
         print(f"prompt: {SMOKE_PROMPT}")
         before = server.metrics()
         reply = invoke_structured(model, _smoke_schema(), messages)
         speed = metrics_delta(before, server.metrics())
-    except (CatalogueError, ModelNotInstalledError, ModelCorruptError, LocalServerError,
-            ProviderError) as exc:
+    except (CatalogueError, ModelNotInstalledError, ModelCorruptError, LocalServerError, ProviderError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     finally:
@@ -165,6 +177,8 @@ def _cmd_smoke(args: argparse.Namespace) -> int:
         print(reply.parsed.model_dump_json(indent=2))
     else:
         print(f"reply did not validate: {reply.error}\nraw: {reply.raw_text[:500]}")
-    print(f"tokens: {reply.input_tokens} in / {reply.output_tokens} out in {reply.seconds:.1f} s; "
-          f"prompt {speed['prompt_per_second']:.1f} tok/s, decode {speed['decode_per_second']:.1f} tok/s")
+    print(
+        f"tokens: {reply.input_tokens} in / {reply.output_tokens} out in {reply.seconds:.1f} s; "
+        f"prompt {speed['prompt_per_second']:.1f} tok/s, decode {speed['decode_per_second']:.1f} tok/s"
+    )
     return 0 if reply.ok else 1

@@ -183,8 +183,9 @@ def map_provider_error(exc: BaseException, *, model: str | None = None) -> Provi
     cls = classify(exc) or ProviderError
     detail = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else ""
     prefix = f"{model}: " if model else ""
-    err = cls(f"{prefix}{cls.__name__}: {type(exc).__name__}: {detail}".rstrip(": "), model=model,
-              status=_status_of(exc))
+    err = cls(
+        f"{prefix}{cls.__name__}: {type(exc).__name__}: {detail}".rstrip(": "), model=model, status=_status_of(exc)
+    )
     err.__cause__ = exc
     return err
 

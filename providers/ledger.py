@@ -67,8 +67,16 @@ class Ledger(BaseModel):
     ) -> Ledger:
         """New ledger with one more call."""
         return self.add(
-            CallRecord(role=role, model=model, tier=tier, input_tokens=input_tokens,
-                       output_tokens=output_tokens, seconds=seconds, cost_usd=cost_usd, ok=ok)
+            CallRecord(
+                role=role,
+                model=model,
+                tier=tier,
+                input_tokens=input_tokens,
+                output_tokens=output_tokens,
+                seconds=seconds,
+                cost_usd=cost_usd,
+                ok=ok,
+            )
         )
 
     def record_reply(
@@ -84,8 +92,16 @@ class Ledger(BaseModel):
         table = prices or default_prices()
         cost = table.cost_usd(reply.model, reply.input_tokens, reply.output_tokens)
         good = ok if ok is not None else not getattr(reply, "error", None)
-        return self.record(role, reply.model, tier=tier, input_tokens=reply.input_tokens,
-                           output_tokens=reply.output_tokens, seconds=reply.seconds, cost_usd=cost, ok=good)
+        return self.record(
+            role,
+            reply.model,
+            tier=tier,
+            input_tokens=reply.input_tokens,
+            output_tokens=reply.output_tokens,
+            seconds=reply.seconds,
+            cost_usd=cost,
+            ok=good,
+        )
 
     def merge(self, other: Ledger) -> Ledger:
         """Both ledgers' calls in order (e.g. joining parallel branches)."""
@@ -128,4 +144,3 @@ class Ledger(BaseModel):
     def summary(self) -> dict[str, Any]:
         """JSON-ready totals for result.json, with per-model and per-role breakdowns."""
         return {**_totals(self.calls), "by_model": self.by_model(), "by_role": self.by_role()}
-

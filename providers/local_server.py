@@ -200,9 +200,7 @@ _hooks_installed = False
 _previous_sigint: Any = None
 
 
-def get_server(
-    name: str, *, threads: int | None = None, catalogue: dict[str, LocalModel] | None = None
-) -> LocalServer:
+def get_server(name: str, *, threads: int | None = None, catalogue: dict[str, LocalModel] | None = None) -> LocalServer:
     """The running server for catalogue model `name`, started on first use (one per model per process).
 
     A server already running keeps its thread count; `threads` only applies when it starts.

@@ -87,7 +87,7 @@ class PriceTable:
         if spec.model in table:
             return table[spec.model]
         family = max(
-            (m for m in table if spec.model.startswith(m) and _SNAPSHOT_SUFFIX.match(spec.model[len(m):])),
+            (m for m in table if spec.model.startswith(m) and _SNAPSHOT_SUFFIX.match(spec.model[len(m) :])),
             key=len,
             default=None,
         )

@@ -12,7 +12,7 @@ SPEC_FORMS = (
     "  google_genai:<model>                 e.g. google_genai:gemini-2.5-flash (key: GOOGLE_API_KEY)\n"
     "  openai:<model>                       e.g. openai:gpt-4o-mini (key: OPENAI_API_KEY)\n"
     "  openai_compatible:<model>@<base_url> e.g. openai_compatible:llama3@http://localhost:11434/v1\n"
-    "                                       (key: OPENAI_COMPATIBLE_API_KEY, default \"none\")\n"
+    '                                       (key: OPENAI_COMPATIBLE_API_KEY, default "none")\n'
     "  local:<catalogue name>               e.g. local:qwen2.5-coder-0.5b (see `budgetmlagent models`)"
 )
 

@@ -10,8 +10,15 @@ from dataclasses import dataclass
 from typing import Any
 
 ERROR_STATUS = {"r400": 400, "r401": 401, "r403": 403, "r404": 404, "r429": 429, "r500": 500, "r503": 503}
-_GOOGLE_STATUS = {400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED", 404: "NOT_FOUND",
-                  429: "RESOURCE_EXHAUSTED", 500: "INTERNAL", 503: "UNAVAILABLE"}
+_GOOGLE_STATUS = {
+    400: "INVALID_ARGUMENT",
+    401: "UNAUTHENTICATED",
+    403: "PERMISSION_DENIED",
+    404: "NOT_FOUND",
+    429: "RESOURCE_EXHAUSTED",
+    500: "INTERNAL",
+    503: "UNAVAILABLE",
+}
 
 
 @dataclass
@@ -107,8 +114,14 @@ class FakeChatServer:
             self._send(req, 200, b"<html>this is not json</html>", "application/json")
         elif mode in ERROR_STATUS:
             status = ERROR_STATUS[mode]
-            error = {"error": {"code": status, "message": f"fake {status}", "status": _GOOGLE_STATUS[status],
-                               "type": "fake_error"}}
+            error = {
+                "error": {
+                    "code": status,
+                    "message": f"fake {status}",
+                    "status": _GOOGLE_STATUS[status],
+                    "type": "fake_error",
+                }
+            }
             self._send(req, status, json.dumps(error).encode(), "application/json")
         else:
             self._send(req, 200, json.dumps(self._completion(payload)).encode(), "application/json")
@@ -120,10 +133,18 @@ class FakeChatServer:
             "object": "chat.completion",
             "created": int(time.time()),
             "model": str(payload.get("model", "fake")),
-            "choices": [{"index": 0, "finish_reason": canned.finish_reason,
-                         "message": {"role": "assistant", "content": canned.content}}],
-            "usage": {"prompt_tokens": canned.prompt_tokens, "completion_tokens": canned.completion_tokens,
-                      "total_tokens": canned.prompt_tokens + canned.completion_tokens},
+            "choices": [
+                {
+                    "index": 0,
+                    "finish_reason": canned.finish_reason,
+                    "message": {"role": "assistant", "content": canned.content},
+                }
+            ],
+            "usage": {
+                "prompt_tokens": canned.prompt_tokens,
+                "completion_tokens": canned.completion_tokens,
+                "total_tokens": canned.prompt_tokens + canned.completion_tokens,
+            },
         }
 
     @staticmethod

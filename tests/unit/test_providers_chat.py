@@ -47,8 +47,7 @@ def fake() -> Iterator[FakeChatServer]:
 
 def test_openai_construction_sets_limits(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OPENAI_API_KEY", "sk-dummy")
-    model = load_chat_model("openai:gpt-4o-mini", temperature=0.3, max_tokens=321, timeout_s=7.5,
-                            max_retries=2)
+    model = load_chat_model("openai:gpt-4o-mini", temperature=0.3, max_tokens=321, timeout_s=7.5, max_retries=2)
     assert isinstance(model, ChatOpenAI)
     assert model.model_name == "gpt-4o-mini"
     assert model.temperature == 0.3 and model.max_tokens == 321
@@ -67,8 +66,9 @@ def test_openai_reasoning_models_get_no_temperature(monkeypatch: pytest.MonkeyPa
 
 def test_gemini_construction_sets_limits(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("GOOGLE_API_KEY", "dummy")
-    model = load_chat_model("google_genai:gemini-2.5-flash", temperature=0.1, max_tokens=200, timeout_s=9,
-                            max_retries=1)
+    model = load_chat_model(
+        "google_genai:gemini-2.5-flash", temperature=0.1, max_tokens=200, timeout_s=9, max_retries=1
+    )
     assert isinstance(model, ChatGoogleGenerativeAI)
     assert model.model.endswith("gemini-2.5-flash")
     assert model.temperature == 0.1 and model.max_output_tokens == 200 and model.timeout == 9
@@ -77,8 +77,9 @@ def test_gemini_construction_sets_limits(monkeypatch: pytest.MonkeyPatch) -> Non
     model.with_structured_output(Plan.model_json_schema(), method="json_schema", include_raw=True)
 
 
-@pytest.mark.parametrize(("spec", "env"), [("openai:gpt-4o", "OPENAI_API_KEY"),
-                                           ("google_genai:gemini-2.5-flash", "GOOGLE_API_KEY")])
+@pytest.mark.parametrize(
+    ("spec", "env"), [("openai:gpt-4o", "OPENAI_API_KEY"), ("google_genai:gemini-2.5-flash", "GOOGLE_API_KEY")]
+)
 def test_missing_key_is_a_clear_auth_error(spec: str, env: str) -> None:
     with pytest.raises(ProviderAuthError, match=env):
         load_chat_model(spec)
@@ -112,8 +113,11 @@ MESSAGES = [SystemMessage("You plan."), HumanMessage("Plan.")]
 
 
 def test_structured_reply_parsed_with_usage(fake: FakeChatServer) -> None:
-    fake.reply(json.dumps({"thought": "inspect the data", "action": "List Files", "lines": [1, 2]}),
-               prompt_tokens=120, completion_tokens=17)
+    fake.reply(
+        json.dumps({"thought": "inspect the data", "action": "List Files", "lines": [1, 2]}),
+        prompt_tokens=120,
+        completion_tokens=17,
+    )
     reply = invoke_structured(_compatible(fake), Plan, MESSAGES)
     assert isinstance(reply, StructuredReply)
     assert reply.ok and reply.error is None

@@ -52,8 +52,10 @@ def test_list_and_install_with_a_user_catalogue(
     data = b"GGUF tiny"
     (tmp_path / "tiny.gguf").write_bytes(data)
     toml = tmp_path / "cat.toml"
-    toml.write_text(f'[models."tiny"]\nsha256 = "{hashlib.sha256(data).hexdigest()}"\n'
-                    '[models."tiny".source]\nkind = "file"\npath = "tiny.gguf"\n')
+    toml.write_text(
+        f'[models."tiny"]\nsha256 = "{hashlib.sha256(data).hexdigest()}"\n'
+        '[models."tiny".source]\nkind = "file"\npath = "tiny.gguf"\n'
+    )
     p = _parser()
     args = p.parse_args(["models", "--catalogue", str(toml)])
     assert args.handler(args) == 0
@@ -88,10 +90,20 @@ def test_default_threads(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_metrics_delta() -> None:
-    before = {"prompt_tokens_total": 100, "prompt_seconds_total": 1.0, "tokens_predicted_total": 10,
-              "tokens_predicted_seconds_total": 0.5, "prompt_tokens_cached_total": 0}
-    after = {"prompt_tokens_total": 150, "prompt_seconds_total": 1.5, "tokens_predicted_total": 30,
-             "tokens_predicted_seconds_total": 1.5, "prompt_tokens_cached_total": 900}
+    before = {
+        "prompt_tokens_total": 100,
+        "prompt_seconds_total": 1.0,
+        "tokens_predicted_total": 10,
+        "tokens_predicted_seconds_total": 0.5,
+        "prompt_tokens_cached_total": 0,
+    }
+    after = {
+        "prompt_tokens_total": 150,
+        "prompt_seconds_total": 1.5,
+        "tokens_predicted_total": 30,
+        "tokens_predicted_seconds_total": 1.5,
+        "prompt_tokens_cached_total": 900,
+    }
     d = metrics_delta(before, after)
     assert d["prompt_tokens"] == 50 and d["cached_tokens"] == 900
     assert d["prompt_per_second"] == pytest.approx(100.0) and d["decode_per_second"] == pytest.approx(20.0)

@@ -50,8 +50,9 @@ def _openai(base_url: str, timeout: float = 5.0) -> ChatOpenAI:
 
 
 def _google(base_url: str, timeout: float = 5.0) -> ChatGoogleGenerativeAI:
-    return ChatGoogleGenerativeAI(model="gemini-2.5-flash", google_api_key="dummy", base_url=base_url,
-                                  timeout=timeout, max_retries=1)
+    return ChatGoogleGenerativeAI(
+        model="gemini-2.5-flash", google_api_key="dummy", base_url=base_url, timeout=timeout, max_retries=1
+    )
 
 
 OPENAI_CASES = [
@@ -98,8 +99,12 @@ def test_openai_malformed_body(fake: FakeChatServer) -> None:
 
 @pytest.mark.parametrize(
     ("mode", "expected"),
-    [("r429", ProviderRateLimited), ("r500", ProviderBadResponse), ("r401", ProviderAuthError),
-     ("r400", ProviderInvalidRequest)],
+    [
+        ("r429", ProviderRateLimited),
+        ("r500", ProviderBadResponse),
+        ("r401", ProviderAuthError),
+        ("r400", ProviderInvalidRequest),
+    ],
 )
 def test_google_http_statuses(fake: FakeChatServer, mode: str, expected: type[ProviderError]) -> None:
     model = _google(fake.base_url(mode, v1=False))

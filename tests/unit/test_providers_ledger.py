@@ -40,8 +40,14 @@ def test_by_model_by_role_and_summary_json() -> None:
         .record("coder", "openai:gpt-4o", tier=1, input_tokens=100, output_tokens=50, cost_usd=0.01)
     )
     by_model = ledger.by_model()
-    assert by_model["local:a"] == {"calls": 2, "failed_calls": 1, "input_tokens": 30, "output_tokens": 10,
-                                   "cost_usd": 0.0, "seconds": 3.0}
+    assert by_model["local:a"] == {
+        "calls": 2,
+        "failed_calls": 1,
+        "input_tokens": 30,
+        "output_tokens": 10,
+        "cost_usd": 0.0,
+        "seconds": 3.0,
+    }
     assert by_model["openai:gpt-4o"]["cost_usd"] == pytest.approx(0.01)
     assert ledger.by_role()["planner"]["calls"] == 2
     summary = json.loads(json.dumps(ledger.summary()))
@@ -58,10 +64,10 @@ def test_round_trips_through_json_for_graph_state() -> None:
 
 def test_record_reply_prices_structured_and_text_replies() -> None:
     table = PriceTable.load()
-    bad = StructuredReply(parsed=None, error="not JSON", input_tokens=1000, output_tokens=1000,
-                          seconds=2.0, model="openai:gpt-4")
-    text = TextReply(content="hi", input_tokens=10, output_tokens=1, seconds=0.5,
-                     model="local:qwen2.5-coder-0.5b")
+    bad = StructuredReply(
+        parsed=None, error="not JSON", input_tokens=1000, output_tokens=1000, seconds=2.0, model="openai:gpt-4"
+    )
+    text = TextReply(content="hi", input_tokens=10, output_tokens=1, seconds=0.5, model="local:qwen2.5-coder-0.5b")
     ledger = Ledger().record_reply("planner", bad, tier=1, prices=table).record_reply("reflection", text)
     first, second = ledger.calls
     assert first.ok is False and first.tier == 1

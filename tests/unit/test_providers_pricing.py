@@ -19,8 +19,15 @@ def _no_env_override(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_builtin_table_is_dated_and_covers_paper_models() -> None:
     table = PriceTable.load()
     assert table.as_of[:2] == "20"
-    for label in ("openai:gpt-4", "google_genai:gemini-1.0-pro", "google_genai:gemini-2.5-flash",
-                  "openai:gpt-4o-mini", "openai:gpt-5", "openai:o4-mini", "google_genai:gemini-2.5-pro"):
+    for label in (
+        "openai:gpt-4",
+        "google_genai:gemini-1.0-pro",
+        "google_genai:gemini-2.5-flash",
+        "openai:gpt-4o-mini",
+        "openai:gpt-5",
+        "openai:o4-mini",
+        "google_genai:gemini-2.5-pro",
+    ):
         assert table.price_for(label).input_per_m > 0
 
 
@@ -58,13 +65,17 @@ def test_override_file_and_env_merge_over_builtin(tmp_path: Path, monkeypatch: p
     env_file = tmp_path / "env.json"
     env_file.write_text(json.dumps({"models": {"openai": {"gpt-4-turbo": {"input": 10, "output": 30}}}}))
     explicit = tmp_path / "explicit.json"
-    explicit.write_text(json.dumps({
-        "as_of": "2030-01-01",
-        "models": {
-            "openai": {"gpt-4o": {"input": 1, "output": 2}},
-            "openai_compatible": {"llama3": {"input": 0.2, "output": 0.2}},
-        },
-    }))
+    explicit.write_text(
+        json.dumps(
+            {
+                "as_of": "2030-01-01",
+                "models": {
+                    "openai": {"gpt-4o": {"input": 1, "output": 2}},
+                    "openai_compatible": {"llama3": {"input": 0.2, "output": 0.2}},
+                },
+            }
+        )
+    )
     monkeypatch.setenv(PRICES_ENV, str(env_file))
     table = PriceTable.load(explicit)
     assert table.cost_usd("openai:gpt-4-turbo", 1_000_000, 1_000_000) == pytest.approx(40.0)

@@ -246,9 +246,7 @@ def test_blank_required_text_is_refused(ws: Workspace) -> None:
         ),
     ],
 )
-def test_invalid_inputs_give_observations(
-    ws: Workspace, name: str, action_input: dict, expected: str
-) -> None:
+def test_invalid_inputs_give_observations(ws: Workspace, name: str, action_input: dict, expected: str) -> None:
     parsed, error = validate_action(ws, name, action_input)
     assert parsed is None
     assert error is not None and expected in error, error
@@ -370,9 +368,7 @@ def test_copy_file(ws: Workspace) -> None:
 
 
 def test_inspect_script_lines(ws: Workspace) -> None:
-    result = run(
-        ws, "Inspect Script Lines", {"script_name": "train.py", "start_line_number": 3, "end_line_number": 5}
-    )
+    result = run(ws, "Inspect Script Lines", {"script_name": "train.py", "start_line_number": 3, "end_line_number": 5})
     assert result.ok
     lines = result.observation.splitlines()
     assert "150 lines" in lines[0]

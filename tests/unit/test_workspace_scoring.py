@@ -52,9 +52,7 @@ def make_task(tmp_path: Path, *, eval_py: str = EVAL, config: dict | None = None
         (-0.2, 0.0, "lower", True, 0.2),
     ],
 )
-def test_verdict_arithmetic(
-    score: float, baseline: float, direction: str, success: bool, expected: float
-) -> None:
+def test_verdict_arithmetic(score: float, baseline: float, direction: str, success: bool, expected: float) -> None:
     result = verdict(score, baseline, direction)  # type: ignore[arg-type]
     assert result.success is success
     assert result.improvement == pytest.approx(expected, abs=1e-6)

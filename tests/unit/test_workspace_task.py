@@ -22,9 +22,7 @@ with open(here.parent.parent / "prepare_runs.log", "a") as log:
 """
 
 
-def make_task(
-    parent: Path, name: str = "toy", *, prepare: str | None = PREPARE, config: dict | None = None
-) -> Path:
+def make_task(parent: Path, name: str = "toy", *, prepare: str | None = PREPARE, config: dict | None = None) -> Path:
     """A minimal task folder in MLAgentBench form."""
     root = parent / name
     (root / "env").mkdir(parents=True)
@@ -160,9 +158,7 @@ def test_bundled_titanic_task_loads() -> None:
     task = load_task(BUNDLED_TITANIC)
     assert task.name == "titanic"
     assert (task.metric_name, task.direction, task.declared_baseline) == ("accuracy", "higher", None)
-    assert {"train.py", "train.csv", "test.csv", "data_description.txt"} <= {
-        p.name for p in task.env_dir.iterdir()
-    }
+    assert {"train.py", "train.csv", "test.csv", "data_description.txt"} <= {p.name for p in task.env_dir.iterdir()}
     assert (task.scripts_dir / "answer.csv").is_file()
     assert "submission.csv" in task.research_problem
     assert task.read_only_files == ["./train.csv", "./test.csv"]
