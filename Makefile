@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 BMA := $(VENV)/bin/budgetmlagent
 TORCH_VERSION := 2.13.0
 DEMO_TASK ?= benchmarks/tasks/titanic
-DEMO_ARGS ?= --max-steps 12
+DEMO_ARGS ?= --max-steps 10
 
 .PHONY: setup models test test-unit lint demo bench clean-venv
 
