@@ -3,18 +3,11 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from budgetmlagent.graph.presets import ModelLineup, resolve_preset
-
-if TYPE_CHECKING:
-    from langchain_core.language_models import BaseChatModel
-
-# (spec, temperature, max_tokens) -> chat model; tests pass scripted fakes through this.
-ChatModelFactory = Callable[[str, float, int], "BaseChatModel"]
 
 
 def _default_cache() -> str:
@@ -77,7 +70,8 @@ class Context:
         default_factory=_default_cache, metadata={"description": "Baseline-score cache and the like."}
     )
     seed: int = 0
-    chat_model_factory: ChatModelFactory | None = field(
+    # (spec, temperature, max_tokens) -> chat model. Typed Any: a callable has no JSON schema for Studio.
+    chat_model_factory: Any = field(
         default=None, metadata={"description": "Testing hook: build chat models from specs."}
     )
 
