@@ -34,6 +34,8 @@ PLANNER_ACTIONS = (
     "Final Answer",
 )
 EDIT_ACTIONS = ("Edit Script (AI)", "Edit Script Segment (AI)")
+# Actions that only look: repeating one right after itself returns the same observation.
+LOOK_ACTIONS = ("List Files", "Read File", "Understand File", "Inspect Script Lines")
 WORKER_ACTIONS = ("Understand File", "Reflection", "Retrieval from Research Log")
 RECENT_OBSERVATION_CHARS = 2500
 OLDER_OBSERVATION_CHARS = 400
@@ -95,9 +97,16 @@ def planner(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
 
 def check_reply(state: State, action: str, action_input: Any) -> str | None:
     """World checks the grammar cannot make: files exist, ranges fit, Final Answer is earned."""
-    _, error = validate_action(workspace_of(state), action, action_input.model_dump())
+    args = action_input.model_dump()
+    _, error = validate_action(workspace_of(state), action, args)
     if error is not None:
         return error
+    steps = state.get("steps", [])
+    if action in LOOK_ACTIONS and steps and (steps[-1]["action"], steps[-1]["action_input"]) == (action, args):
+        return (
+            f"{action} with the same input was your last step; its observation is above and nothing has "
+            "changed since. Use what you learned: for example edit the script to try an improvement."
+        )
     if action == "Final Answer":
         if state.get("edits_made", 0) == 0:
             return (
@@ -137,6 +146,11 @@ def situation_prompt(state: State, ctx: Context) -> str:
         f"Step {len(steps) + 1} of {ctx.max_steps}. Lifelines (Ask Expert) left: "
         f"{state.get('lifelines', ctx.lifelines) if ctx.expert_enabled else 0}."
     )
+    edits, dirty = state.get("edits_made", 0), state.get("dirty_scripts", [])
+    progress = f"Edits made so far: {edits}."
+    if dirty:
+        progress += f" Changed but not yet run successfully: {', '.join(dirty)}."
+    parts.append(progress)
     if state.get("plan"):
         parts.append("Your research plan and status so far:\n" + state["plan"])
     if state.get("expert_advice"):

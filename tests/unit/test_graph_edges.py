@@ -108,8 +108,8 @@ def test_m_invalid_replies_escalate_and_a_success_returns_to_base(tiny_task: Pat
 
 
 def test_r_repeated_actions_escalate(tiny_task: Path, tmp_path: Path) -> None:
-    state, models = run_graph(tiny_task, tmp_path, {BASE: [LIST, LIST, LIST], TOP: [RUN]}, max_steps=3)
-    assert [s["action"] for s in state["steps"]] == ["List Files", "List Files", "Execute Script"]
+    state, models = run_graph(tiny_task, tmp_path, {BASE: [RUN, RUN, RUN], TOP: [LIST]}, max_steps=3)
+    assert [s["action"] for s in state["steps"]] == ["Execute Script", "Execute Script", "List Files"]
     assert state["escalations"][0]["reason"] == "repeated action"
     assert "same action 3 times" in models.calls(TOP)[0]["messages"][-1].content
 
@@ -244,3 +244,10 @@ def test_dead_provider_stops_cleanly(tiny_task: Path, tmp_path: Path) -> None:
 def test_missing_task_folder_is_a_clean_error(tmp_path: Path) -> None:
     state = build_graph().invoke({"task_dir": str(tmp_path / "nope")}, context=Context(runs_dir=str(tmp_path / "runs")))
     assert state["status"] == "error" and "nope" in state["result"]["error"]
+
+
+def test_looking_twice_at_the_same_thing_is_rejected(tiny_task: Path, tmp_path: Path) -> None:
+    inspect = plan("Inspect Script Lines", script_name="train.py", start_line_number=1, end_line_number=4)
+    state, models = run_graph(tiny_task, tmp_path, {BASE: [inspect, inspect, LIST]}, max_steps=2)
+    assert "same input was your last step" in models.calls(BASE)[2]["messages"][-1].content
+    assert [s["action"] for s in state["steps"]] == ["Inspect Script Lines", "List Files"]
