@@ -9,6 +9,7 @@ from langchain_core.messages import HumanMessage, SystemMessage
 from langgraph.runtime import Runtime
 
 from budgetmlagent.graph.context import Context
+from budgetmlagent.graph.run_folder import append_trace
 from budgetmlagent.graph.state import State, Step
 from budgetmlagent.nodes import profiles
 from budgetmlagent.nodes.llm import call_structured
@@ -71,6 +72,10 @@ def planner(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     reply = outcome.parsed
     error = outcome.error if reply is None else check_reply(state, reply.action.name, reply.action.input)
     if error is not None:
+        append_trace(
+            state.get("run_dir"),
+            {"type": "rejected", "step": len(state.get("steps", [])) + 1, "model": outcome.model, "error": error},
+        )
         failures["planner"] = failures.get("planner", 0) + 1
         if outcome.provider_failed:
             failures["provider"] = failures.get("provider", 0) + 1

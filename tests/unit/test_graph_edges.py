@@ -93,6 +93,9 @@ def test_invalid_reply_is_retried_at_the_same_tier_with_feedback(tiny_task: Path
     assert [c["spec"] for c in models.calls()] == [BASE, BASE]
     retry_prompt = models.calls()[1]["messages"][-1].content
     assert "rejected" in retry_prompt and "nope.py" in retry_prompt
+    assert [r["error"] for r in read_trace(state["run_dir"]) if r["type"] == "rejected"] == [
+        models.calls()[1]["messages"][-1].content.split("rejected:\n")[1].split("\nChoose")[0]
+    ]
     assert state["steps"][0]["action"] == "List Files" and state["steps"][0]["ok"]
     assert state["result"]["status"] == "step_cap"
 
