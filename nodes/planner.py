@@ -107,11 +107,18 @@ def check_reply(state: State, action: str, action_input: Any) -> str | None:
     if error is not None:
         return error
     steps = state.get("steps", [])
-    if action in LOOK_ACTIONS and steps and (steps[-1]["action"], steps[-1]["action_input"]) == (action, args):
-        return (
-            f"{action} with the same input was your last step; its observation is above and nothing has "
-            "changed since. Use what you learned: for example edit the script to try an improvement."
-        )
+    if steps and (steps[-1]["action"], steps[-1]["action_input"]) == (action, args):
+        # Same input, same world: a look repeats its observation, a failure repeats its failure.
+        if action in LOOK_ACTIONS:
+            return (
+                f"{action} with the same input was your last step; its observation is above and nothing has "
+                "changed since. Use what you learned: for example edit the script to try an improvement."
+            )
+        if not steps[-1]["ok"]:
+            return (
+                f"{action} with the same input failed in your last step (see its observation above). "
+                "Do something different: change the input, or choose another action."
+            )
     if action == "Final Answer":
         if state.get("edits_made", 0) == 0:
             return (

@@ -254,3 +254,15 @@ def test_looking_twice_at_the_same_thing_is_rejected(tiny_task: Path, tmp_path: 
     state, models = run_graph(tiny_task, tmp_path, {BASE: [inspect, inspect, LIST]}, max_steps=2)
     assert "same input was your last step" in models.calls(BASE)[2]["messages"][-1].content
     assert [s["action"] for s in state["steps"]] == ["Inspect Script Lines", "List Files"]
+
+
+def test_repeating_the_action_that_just_failed_is_rejected(tiny_task: Path, tmp_path: Path) -> None:
+    state, models = run_graph(
+        tiny_task,
+        tmp_path,
+        {BASE: [edit("a"), code(BROKEN_TRAIN), edit("a"), LIST]},
+        debug_attempts=0,
+        max_steps=2,
+    )
+    assert "failed in your last step" in models.calls(BASE)[3]["messages"][-1].content
+    assert [s["action"] for s in state["steps"]] == ["Edit Script (AI)", "List Files"]
