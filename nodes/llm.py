@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
@@ -57,19 +56,6 @@ def chat_model(spec: str, ctx: Context, temperature: float, max_tokens: int) -> 
     return _models[key]
 
 
-@cache
-def _price_table() -> Any:
-    from budgetmlagent.providers.pricing import PriceTable
-
-    return PriceTable.load()
-
-
-def cost_usd(spec: str, input_tokens: int, output_tokens: int) -> float:
-    from budgetmlagent.providers.specs import parse_spec
-
-    return _price_table().cost_usd(parse_spec(spec), input_tokens, output_tokens)
-
-
 def call_structured(
     state: State,
     ctx: Context,
@@ -81,6 +67,7 @@ def call_structured(
 ) -> CallOutcome:
     """Ask `role`'s model at its current tier for a `schema` reply; never raises on provider failure."""
     from budgetmlagent.providers.chat import invoke_structured
+    from budgetmlagent.providers.pricing import cost_usd
 
     lineup = ctx.lineup
     tiers = lineup.tiers(role)
