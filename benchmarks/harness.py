@@ -1,0 +1,289 @@
+"""The sweep: tasks x configurations x seeds, one agent run per cell, resumable, results in results.jsonl."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import shutil
+import sys
+import threading
+import time
+import traceback
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from budgetmlagent.benchmarks.configs import BenchConfig, parse_config
+from budgetmlagent.benchmarks.trace_stats import run_stats
+
+RESULTS_FILE = "results.jsonl"
+SWEEP_FILE = "sweep.json"
+# A crashed cell is tried once more, then recorded as failed with its error (the sweep goes on).
+MAX_ATTEMPTS = 2
+# One llama.cpp server uses 2 threads: more parallel cells than cores/2 only oversubscribe the CPU.
+THREADS_PER_CELL = 2
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One agent run of the sweep."""
+
+    task: str
+    task_dir: Path
+    config: BenchConfig
+    seed: int
+
+    @property
+    def key(self) -> str:
+        return f"{self.task}/{self.config.name}/seed{self.seed}"
+
+
+@dataclass
+class SweepSettings:
+    """What to sweep and the caps of every run."""
+
+    tasks: list[Path]
+    configs: list[str]
+    out: Path
+    seeds: int = 1
+    max_steps: int = 15
+    preset: str = "local"
+    jobs: int = 1
+    wall_clock_s: float = 1800
+    budget_usd: float = 2.0
+    script_timeout_s: float = 300
+    lifelines: int = 5
+    command: str = ""  # the command line, recorded in sweep.json
+    # Extra Context fields for every run (tests pass scripted models here).
+    context_overrides: dict[str, Any] = field(default_factory=dict)
+
+    def cells(self) -> list[Cell]:
+        configs = [parse_config(name) for name in self.configs]
+        return [
+            Cell(task=path.name, task_dir=path, config=config, seed=seed)
+            for path in self.tasks
+            for config in configs
+            for seed in range(self.seeds)
+        ]
+
+
+CellRunner = Callable[[Cell, SweepSettings, Path], dict[str, Any]]
+
+
+def run_agent_cell(cell: Cell, settings: SweepSettings, run_dir: Path) -> dict[str, Any]:
+    """Run the agent graph on one cell in this process (local model servers are shared by all cells)."""
+    from budgetmlagent.graph import Context, build_graph, recursion_limit
+
+    context = Context(
+        max_steps=settings.max_steps,
+        budget_usd=settings.budget_usd,
+        wall_clock_s=settings.wall_clock_s,
+        script_timeout_s=settings.script_timeout_s,
+        lifelines=settings.lifelines,
+        seed=cell.seed,
+        # Each cell remembers only its own steps: memory shared across cells would leak between configs.
+        memory_dir=str(run_dir / "memory"),
+        **(cell.config.context_settings(settings.preset) | settings.context_overrides),
+    )
+    state = build_graph().invoke(
+        {"task_dir": str(cell.task_dir), "run_dir": str(run_dir)},
+        context=context,
+        config={"recursion_limit": recursion_limit(context.max_steps)},
+    )
+    result = state.get("result")
+    if not result:
+        raise RuntimeError(f"the run of {cell.key} ended without a result (status {state.get('status')})")
+    return result
+
+
+def load_results(out: Path) -> dict[str, dict[str, Any]]:
+    """Finished cells of a sweep folder by key; a torn last line (killed sweep) is ignored."""
+    path = out / RESULTS_FILE
+    done: dict[str, dict[str, Any]] = {}
+    if not path.exists():
+        return done
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(record, dict) and "key" in record:
+            done[record["key"]] = record
+    return done
+
+
+def _drop_torn_tail(path: Path) -> None:
+    """Cut a half-written last line (the sweep was killed mid-write) so new lines start clean."""
+    if not path.exists():
+        return
+    data = path.read_bytes()
+    if data and not data.endswith(b"\n"):
+        path.write_bytes(data[: data.rfind(b"\n") + 1])
+
+
+def effective_jobs(requested: int, cpu_count: int | None = None) -> int:
+    """Parallel cells, capped so the local model servers and scripts do not oversubscribe the CPU."""
+    cores = cpu_count or os.cpu_count() or 1
+    return max(1, min(requested, cores // THREADS_PER_CELL))
+
+
+def machine_facts() -> dict[str, Any]:
+    """The hardware a sweep ran on (results are only comparable on the same kind of machine)."""
+    cpu = platform.processor()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    memory_gib = None
+    try:
+        pages, page_size = os.sysconf("SC_PHYS_PAGES"), os.sysconf("SC_PAGE_SIZE")
+        memory_gib = round(pages * page_size / 2**30, 1)
+    except (ValueError, OSError, AttributeError):
+        pass
+    gpu = shutil.which("nvidia-smi") is not None
+    return {
+        "platform": platform.platform(),
+        "python": sys.version.split()[0],
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "memory_gib": memory_gib,
+        "gpu_visible": gpu,
+    }
+
+
+class Sweep:
+    """Runs the cells not yet in results.jsonl; appends one line per finished cell."""
+
+    def __init__(
+        self,
+        settings: SweepSettings,
+        runner: CellRunner = run_agent_cell,
+        log: Callable[[str], None] = print,
+    ) -> None:
+        self.settings = settings
+        self.runner = runner
+        self.log = log
+        self._lock = threading.Lock()
+
+    def run(self) -> list[dict[str, Any]]:
+        out = self.settings.out
+        out.mkdir(parents=True, exist_ok=True)
+        self._write_sweep_file()
+        _drop_torn_tail(out / RESULTS_FILE)
+        done = load_results(out)
+        cells = self.settings.cells()
+        todo = [cell for cell in cells if cell.key not in done]
+        if len(todo) < len(cells):
+            self.log(f"resuming: {len(cells) - len(todo)} of {len(cells)} cells already finished")
+        jobs = effective_jobs(self.settings.jobs)
+        if jobs < self.settings.jobs:
+            self.log(f"--jobs {self.settings.jobs} capped to {jobs} on {os.cpu_count()} cores")
+        if jobs == 1:
+            for cell in todo:
+                self._run_cell(cell)
+        else:
+            with ThreadPoolExecutor(max_workers=jobs) as pool:
+                list(pool.map(self._run_cell, todo))
+        finished = load_results(out)
+        return [finished[cell.key] for cell in cells if cell.key in finished]
+
+    def _write_sweep_file(self) -> None:
+        s = self.settings
+        facts = {
+            "tasks": [str(p) for p in s.tasks],
+            "configs": s.configs,
+            "seeds": s.seeds,
+            "max_steps": s.max_steps,
+            "preset": s.preset,
+            "jobs": s.jobs,
+            "wall_clock_s": s.wall_clock_s,
+            "budget_usd": s.budget_usd,
+            "script_timeout_s": s.script_timeout_s,
+            "lifelines": s.lifelines,
+            "command": s.command,
+            "machine": machine_facts(),
+            "started": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+        }
+        path = s.out / SWEEP_FILE
+        if path.exists():  # keep the first start; note the resumptions
+            previous = json.loads(path.read_text(encoding="utf-8"))
+            facts["started"] = previous.get("started", facts["started"])
+            facts["resumed"] = [*previous.get("resumed", []), time.strftime("%Y-%m-%d %H:%M:%S %Z")]
+        path.write_text(json.dumps(facts, indent=2) + "\n", encoding="utf-8")
+
+    def _run_cell(self, cell: Cell) -> dict[str, Any]:
+        base_dir = self.settings.out / "runs" / cell.task / cell.config.name / f"seed{cell.seed}"
+        errors: list[str] = []
+        crashed_cost = 0.0  # money spent by crashed attempts still counts
+        record: dict[str, Any] = {}
+        for attempt in range(1, MAX_ATTEMPTS + 1):
+            if base_dir.exists():  # a half-finished run of a killed sweep, or the crashed attempt
+                base_dir.rename(base_dir.with_name(f"{base_dir.name}.crashed-{time.time_ns()}"))
+            base_dir.parent.mkdir(parents=True, exist_ok=True)
+            started = time.monotonic()
+            self.log(f"[{cell.key}] attempt {attempt} starts")
+            try:
+                result = self.runner(cell, self.settings, base_dir)
+            except Exception as exc:  # one crashed cell must not end the sweep
+                errors.append(f"{type(exc).__name__}: {exc}")
+                detail = traceback.format_exc(limit=8)
+                self.log(f"[{cell.key}] attempt {attempt} crashed: {errors[-1]}")
+                base_dir.mkdir(parents=True, exist_ok=True)
+                (base_dir / f"crash-{attempt}.txt").write_text(detail, encoding="utf-8")
+                crashed_cost += run_stats(base_dir)["trace_cost_usd"]
+                continue
+            record = self._record(cell, result, attempt, errors, time.monotonic() - started, base_dir)
+            record["cost_usd"] = float(record.get("cost_usd") or 0.0) + crashed_cost
+            break
+        else:
+            record = self._crashed_record(cell, errors, base_dir) | {"cost_usd": crashed_cost}
+        with self._lock, (self.settings.out / RESULTS_FILE).open("a", encoding="utf-8") as fh:
+            fh.write(json.dumps(record, default=str) + "\n")
+        word = "SUCCESS" if record["success"] else "failure"
+        self.log(f"[{cell.key}] {word} ({record['status']}) score {record.get('score')} vs {record.get('baseline')}")
+        return record
+
+    def _base(self, cell: Cell, run_dir: Path) -> dict[str, Any]:
+        return {
+            "key": cell.key,
+            "task": cell.task,
+            "config": cell.config.name,
+            "seed": cell.seed,
+            "run_dir": str(run_dir.relative_to(self.settings.out)),
+        }
+
+    def _record(
+        self,
+        cell: Cell,
+        result: dict[str, Any],
+        attempt: int,
+        errors: Sequence[str],
+        seconds: float,
+        run_dir: Path,
+    ) -> dict[str, Any]:
+        keep = (
+            "status", "success", "score", "score_error", "baseline", "metric", "direction", "improvement", "steps",
+            "cost_usd", "tokens_per_model", "llm_calls", "escalations", "expert_calls", "error",
+        )  # fmt: skip
+        record = self._base(cell, run_dir) | {k: result.get(k) for k in keep if k in result}
+        record |= {"attempts": attempt, "crash_errors": list(errors), "wall_time_s": round(seconds, 1)}
+        record["stats"] = run_stats(run_dir)
+        return record
+
+    def _crashed_record(self, cell: Cell, errors: Sequence[str], run_dir: Path) -> dict[str, Any]:
+        return self._base(cell, run_dir) | {
+            "status": "crashed",
+            "success": False,
+            "score": None,
+            "error": errors[-1] if errors else "unknown",
+            "attempts": MAX_ATTEMPTS,
+            "crash_errors": list(errors),
+            "tokens_per_model": {},
+            "stats": run_stats(run_dir),
+        }

@@ -1,0 +1,77 @@
+"""`budgetmlagent bench`: the paper's Table 2 as a sweep over tasks x configurations x seeds."""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+from pathlib import Path
+
+DEFAULT_TASKS = ("titanic", "adult-income", "telecom-churn", "food-review-sentiment", "vectorize-conv2d")
+
+
+def add_bench_parser(sub: argparse._SubParsersAction) -> None:
+    from budgetmlagent.benchmarks.configs import CONFIG_HELP, DEFAULT_CONFIGS
+
+    configs = "; ".join(f"{name}: {text}" for name, text in CONFIG_HELP.items())
+    bench = sub.add_parser(
+        "bench",
+        help="Run tasks x configurations x seeds and report success rate, cost and tokens.",
+        description=f"Configurations ({configs}). Append +R to any for retrieval of past observations.",
+    )
+    bench.add_argument("--tasks", nargs="+", default=list(DEFAULT_TASKS), help="bundled task names or folders")
+    bench.add_argument("--configs", nargs="+", default=list(DEFAULT_CONFIGS), help="e.g. cascade+expert+R")
+    bench.add_argument("--seeds", type=int, default=1, help="runs per task and configuration")
+    bench.add_argument("--max-steps", type=int, default=15, help="step cap per run")
+    bench.add_argument("--wall-clock", type=float, default=1800, help="wall-clock cap per run (s)")
+    bench.add_argument("--budget-usd", type=float, default=2.0, help="dollar cap per run")
+    bench.add_argument("--script-timeout", type=float, default=300, help="timeout of one script run (s)")
+    bench.add_argument("--lifelines", type=int, default=5)
+    bench.add_argument("--preset", default="local", help="model line-up the configurations draw from")
+    bench.add_argument("--jobs", type=int, default=1, help="cells in parallel (capped at cores/2)")
+    bench.add_argument("--out", type=Path, default=Path("runs/bench"), help="sweep folder (re-run to resume)")
+    bench.add_argument("--report-only", action="store_true", help="rebuild report.md from results.jsonl")
+    bench.set_defaults(handler=bench_command)
+
+
+def bench_command(args: argparse.Namespace) -> int:
+    from budgetmlagent.benchmarks.configs import ConfigError, parse_config
+    from budgetmlagent.benchmarks.harness import Sweep, SweepSettings
+    from budgetmlagent.benchmarks.report import write_report
+    from budgetmlagent.benchmarks.suite import resolve_task
+    from budgetmlagent.graph.presets import PresetError, resolve_preset
+    from budgetmlagent.workspace.errors import TaskError
+
+    try:
+        tasks = [resolve_task(name) for name in args.tasks]
+        for name in args.configs:
+            parse_config(name)
+        resolve_preset(args.preset)
+    except (TaskError, ConfigError, PresetError) as exc:
+        print(f"error: {exc}")
+        return 2
+    if not args.report_only:
+        settings = SweepSettings(
+            tasks=tasks,
+            configs=list(args.configs),
+            out=args.out,
+            seeds=args.seeds,
+            max_steps=args.max_steps,
+            preset=args.preset,
+            jobs=args.jobs,
+            wall_clock_s=args.wall_clock,
+            budget_usd=args.budget_usd,
+            script_timeout_s=args.script_timeout,
+            lifelines=args.lifelines,
+            command=" ".join(["budgetmlagent", *(shlex.quote(a) for a in sys.argv[1:])]),
+        )
+        cells = settings.cells()
+        print(f"sweep: {len(tasks)} tasks x {len(args.configs)} configs x {args.seeds} seeds = {len(cells)} runs")
+        Sweep(settings, log=lambda line: print(line, flush=True)).run()
+    try:
+        report = write_report(args.out)
+    except ValueError as exc:
+        print(f"error: {exc}")
+        return 1
+    print(f"report: {report}")
+    return 0
