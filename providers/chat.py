@@ -41,6 +41,10 @@ def _api_key(provider: str) -> str | None:
     return None
 
 
+LOCAL_TIMEOUT_BASE_S = 60.0
+LOCAL_WORST_DECODE_TOKENS_PER_S = 8.0
+
+
 def load_chat_model(
     spec: str | ModelSpec,
     *,
@@ -82,6 +86,10 @@ def load_chat_model(
         server = get_server(s.model, threads=threads)
         base_url: str | None = server.base_url
         key = "local"
+        # A local call is bound by decode speed, which a busy 2-core box can drop below 10 tokens/s: give
+        # a long reply time to finish, and do not repeat a timed-out generation (it would time out again).
+        timeout_s = max(timeout_s, LOCAL_TIMEOUT_BASE_S + max_tokens / LOCAL_WORST_DECODE_TOKENS_PER_S)
+        max_retries = 0
     elif s.provider == "openai_compatible":
         base_url = s.base_url
         key = _api_key("openai_compatible") or "none"

@@ -173,3 +173,17 @@ def test_bounded_str_enforces_length() -> None:
     with pytest.raises(ValidationError):
         Note(text="123456")
     assert Note.model_json_schema()["properties"]["text"]["maxLength"] == 5
+
+
+def test_local_calls_get_time_for_slow_decoding_and_no_blind_retry(monkeypatch: pytest.MonkeyPatch) -> None:
+    import budgetmlagent.providers.local_server as local_server
+
+    class Server:
+        base_url = "http://127.0.0.1:9/v1"
+
+    monkeypatch.setattr(local_server, "get_server", lambda name, threads=None: Server())
+    coder = load_chat_model("local:qwen2.5-coder-1.5b", max_tokens=2500, timeout_s=120)
+    assert isinstance(coder, ChatOpenAI) and coder.max_retries == 0
+    assert coder.request_timeout == pytest.approx(60 + 2500 / 8)
+    short = load_chat_model("local:qwen2.5-coder-0.5b", max_tokens=100, timeout_s=120)
+    assert short.request_timeout == 120
