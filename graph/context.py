@@ -61,6 +61,27 @@ class Context:
     use_retrieval: bool = field(default=True, metadata={"description": "Retrieve older steps (Chroma)."})
     use_expert: bool = field(default=True, metadata={"description": "Offer the Ask Expert lifeline."})
     use_cascade: bool = field(default=True, metadata={"description": "Escalate to stronger tiers."})
+    # The verification-first scaffold; each piece can be switched off to measure what it buys.
+    use_measured_edits: bool = field(
+        default=True,
+        metadata={"description": "Read the validation metric every run prints; compare it with the best so far."},
+    )
+    use_best_snapshot: bool = field(
+        default=True,
+        metadata={"description": "Snapshot the best validated workspace; offer Revert To Best; restore it at the end."},
+    )
+    use_grounding_checks: bool = field(
+        default=True,
+        metadata={"description": "Give coder/debugger the data schema; reject edits naming missing columns or files."},
+    )
+    use_validity_checks: bool = field(
+        default=True,
+        metadata={"description": "Reject improvement claims no measured metric backs, and unverified Final Answers."},
+    )
+    use_stuck_detection: bool = field(
+        default=True,
+        metadata={"description": "Escalate on the same action with the same observation; without it, same action."},
+    )
     memory_dir: str = field(
         default_factory=lambda: str(Path(_default_cache()) / "memory"),
         metadata={"description": "Chroma store shared by runs (long-term memory)."},

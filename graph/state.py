@@ -31,6 +31,16 @@ class TaskInfo(TypedDict):
     read_only: list[str]
     scripts_dir: str
     content_hash: str
+    validation_pattern: str | None
+    validation_baseline: float | None
+
+
+class BestSoFar(TypedDict):
+    """The best validated version of the workspace (step 0 = the untouched baseline)."""
+
+    validation: float | None
+    step: int
+    snapshot: str
 
 
 class PendingAction(TypedDict):
@@ -85,6 +95,9 @@ class State(InputState, total=False):
     pre_edit: tuple[str, str | None] | None
     dirty_scripts: list[str]
     edits_made: int
+    best: BestSoFar | None
+    # (step, value) of every validation metric a run printed, for claims and the report.
+    measured: Annotated[list[tuple[int, float]], operator.add]
     escalations: Annotated[list[dict[str, Any]], operator.add]
     status: Status
     started_at: float

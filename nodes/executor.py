@@ -9,6 +9,7 @@ from langgraph.runtime import Runtime
 from budgetmlagent.graph.context import Context
 from budgetmlagent.graph.run_folder import append_trace
 from budgetmlagent.graph.state import ScriptOutcome, State
+from budgetmlagent.nodes.measure import REVERT, measure_run, revert_to_best
 from budgetmlagent.nodes.world import workspace_of
 from budgetmlagent.workspace.actions import PLAIN_ACTIONS, execute_plain_action, validate_action
 
@@ -24,6 +25,17 @@ def executor(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     if to_run is not None:
         script, origin = to_run
         name, args = EXECUTE, {"script_name": script}
+    elif not state.get("executed") and pending["action"] == REVERT:
+        text, ok = revert_to_best(state)
+        # The restored scripts are the validated ones: nothing is left unrun.
+        dirty = [] if ok else state.get("dirty_scripts", [])
+        return {
+            "observation": _join(state, text),
+            "step_ok": ok,
+            "executed": True,
+            "to_run": None,
+            "dirty_scripts": dirty,
+        }
     elif not state.get("executed") and pending["action"] in PLAIN_ACTIONS:
         name, args, origin = pending["action"], pending["action_input"], "planner"
     else:
@@ -34,12 +46,13 @@ def executor(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     result = execute_plain_action(
         ws, name, parsed, script_timeout_s=ctx.script_timeout_s, memory_limit_mb=ctx.script_memory_mb
     )
-    update: dict[str, Any] = {
-        "observation": _join(state, result.observation),
-        "step_ok": result.ok,
-        "executed": True,
-        "to_run": None,
-    }
+    observation = result.observation
+    update: dict[str, Any] = {"step_ok": result.ok, "executed": True, "to_run": None}
+    if result.script_run is not None:
+        note, measured = measure_run(state, ctx, result.script_run.stdout, result.ok)
+        observation += note
+        update |= measured
+    update["observation"] = _join(state, observation)
     dirty = set(state.get("dirty_scripts", []))
     dirty |= {f for f in result.changed_files if f.endswith(".py") and name != EXECUTE}
     if result.script_run is not None:

@@ -11,15 +11,18 @@ from langgraph.runtime import Runtime
 
 from budgetmlagent.graph.context import Context
 from budgetmlagent.graph.run_folder import append_trace, render_report, write_json
-from budgetmlagent.graph.state import State, TaskInfo
+from budgetmlagent.graph.state import BestSoFar, State, TaskInfo
 from budgetmlagent.nodes.observe import STEP_RESET, current_step
 from budgetmlagent.providers.ledger import Ledger
+
+BEST_DIR = "best"  # the run folder's copy of the best validated workspace
 
 
 def prepare(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     """Copy env/ into a fresh run folder and measure (or read) the baseline score."""
     from budgetmlagent.workspace.errors import TaskError
     from budgetmlagent.workspace.scoring import baseline_score
+    from budgetmlagent.workspace.snapshots import save_snapshot
     from budgetmlagent.workspace.task import load_task
     from budgetmlagent.workspace.workspace import Workspace
 
@@ -51,7 +54,14 @@ def prepare(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
         read_only=list(task.read_only_files),
         scripts_dir=str(task.scripts_dir),
         content_hash=task.content_hash,
+        validation_pattern=task.validation_pattern if ctx.use_measured_edits else None,
+        validation_baseline=base.validation if ctx.use_measured_edits else None,
     )
+    best = None
+    # Only a measured metric can say which version is best. The untouched workspace is the first "best".
+    if ctx.use_best_snapshot and info["validation_pattern"]:
+        save_snapshot(ws, run_dir / BEST_DIR)
+        best = BestSoFar(validation=info["validation_baseline"], step=0, snapshot=str(run_dir / BEST_DIR))
     append_trace(str(run_dir), {"type": "start", "task": info})
     return STEP_RESET | {
         "run_id": run_id,
@@ -65,6 +75,7 @@ def prepare(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
         "expert_advice": None,
         "dirty_scripts": [],
         "edits_made": 0,
+        "best": best,
         "status": "running",
         "started_at": started,
     }
@@ -89,9 +100,24 @@ def evaluate(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     elif status == "running":
         status = "error"
     task = state["task"]
-    scored = score_workspace(load_task(Path(state["task_dir"]), prepare=False), Path(task["workspace"]),
-                             timeout_s=ctx.script_timeout_s)  # fmt: skip
+    loaded = load_task(Path(state["task_dir"]), prepare=False)
+    scored = score_workspace(loaded, Path(task["workspace"]), timeout_s=ctx.script_timeout_s)
     judged = verdict(scored.score, task["baseline"], task["direction"])
+    # MLAgentBench scores the last state; with the best snapshot on, the run ends on its best validated one.
+    last = {"score": scored.score, "success": judged.success, "improvement": judged.improvement}
+    best_result = None
+    best = state.get("best")
+    if ctx.use_best_snapshot and best is not None:
+        scored, restored = _score_best(state, ctx, loaded, best, scored)
+        judged = verdict(scored.score, task["baseline"], task["direction"])
+        best_result = {
+            "step": best["step"],
+            "validation": best["validation"],
+            "restored_files": restored,
+            "score": scored.score,
+            "success": judged.success,
+            "improvement": judged.improvement,
+        }
     ledger: Ledger = state.get("ledger") or Ledger()
     escalations = state.get("escalations", [])
     result = {
@@ -104,6 +130,9 @@ def evaluate(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
         "metric": task["metric"],
         "direction": task["direction"],
         "improvement": judged.improvement,
+        "validation_baseline": task.get("validation_baseline"),
+        "last": last,
+        "best": best_result,
         "steps": len(steps),
         "cost_usd": ledger.cost_usd,
         "tokens_per_model": ledger.by_model(),
@@ -119,3 +148,27 @@ def evaluate(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     (run_dir / "report.md").write_text(render_report(result, steps), encoding="utf-8")
     append_trace(str(run_dir), {"type": "result", **result})
     return update | {"status": status, "result": result}
+
+
+def _score_best(state: State, ctx: Context, task: Any, best: BestSoFar, last: Any) -> tuple[Any, list[str]]:
+    """Restore the best snapshot and score it; the untouched baseline is re-run so it has its outputs."""
+    from budgetmlagent.nodes.world import workspace_of
+    from budgetmlagent.workspace.sandbox import run_script
+    from budgetmlagent.workspace.scoring import ScoreResult, score_workspace
+    from budgetmlagent.workspace.snapshots import restore_snapshot
+
+    ws = workspace_of(state)
+    try:
+        restored = restore_snapshot(ws, Path(best["snapshot"]))
+    except OSError as exc:
+        append_trace(state.get("run_dir"), {"type": "best_restore_failed", "error": str(exc)})
+        return last, []
+    if not restored and last.score is not None:
+        return last, []
+    append_trace(state.get("run_dir"), {"type": "best_restored", "step": best["step"], "files": restored})
+    if best["step"] == 0 and (ws.root / task.baseline_script).is_file():
+        run = run_script(ws.root, task.baseline_script, timeout_s=ctx.script_timeout_s,
+                         memory_limit_mb=ctx.script_memory_mb)  # fmt: skip
+        if not run.ok:
+            return ScoreResult(None, f"the restored baseline script failed: {run.traceback or run.output}"), restored
+    return score_workspace(task, ws.root, timeout_s=ctx.script_timeout_s), restored

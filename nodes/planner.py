@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from langchain_core.messages import HumanMessage, SystemMessage
@@ -13,10 +14,12 @@ from budgetmlagent.graph.run_folder import append_trace
 from budgetmlagent.graph.state import State, Step
 from budgetmlagent.nodes import profiles
 from budgetmlagent.nodes.llm import call_structured
+from budgetmlagent.nodes.measure import best_value, measured_improvement
 from budgetmlagent.nodes.recall import RECENT_STEPS, retrieve_older
 from budgetmlagent.nodes.schemas import planner_reply_model
 from budgetmlagent.nodes.world import workspace_of
 from budgetmlagent.workspace.actions import render_tool_descriptions, validate_action
+from budgetmlagent.workspace.scoring import improvement
 
 # The research agent's action list (MLAgentBench hides the low-level Write/Append File from it too).
 PLANNER_ACTIONS = (
@@ -32,6 +35,7 @@ PLANNER_ACTIONS = (
     "Reflection",
     "Retrieval from Research Log",
     "Ask Expert",
+    "Revert To Best",
     "Final Answer",
 )
 EDIT_ACTIONS = ("Edit Script (AI)", "Edit Script Segment (AI)")
@@ -55,6 +59,8 @@ def available_actions(state: State, ctx: Context) -> tuple[str, ...]:
         names.remove("Ask Expert")
     if not ctx.use_retrieval:
         names.remove("Retrieval from Research Log")
+    if not ctx.use_best_snapshot or state.get("best") is None or not state.get("edits_made"):
+        names.remove("Revert To Best")
     return tuple(names)
 
 
@@ -70,7 +76,7 @@ def planner(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     failures = dict(state.get("failures", {}))
     update: dict[str, Any] = dict(outcome.update)
     reply = outcome.parsed
-    error = outcome.error if reply is None else check_reply(state, reply.action.name, reply.action.input)
+    error = outcome.error if reply is None else check_reply(state, ctx, reply)
     if error is not None:
         append_trace(
             state.get("run_dir"),
@@ -100,9 +106,9 @@ def planner(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     }
 
 
-def check_reply(state: State, action: str, action_input: Any) -> str | None:
-    """World checks the grammar cannot make: files exist, ranges fit, Final Answer is earned."""
-    args = action_input.model_dump()
+def check_reply(state: State, ctx: Context, reply: Any) -> str | None:
+    """World checks the grammar cannot make: files exist, ranges fit, Final Answer is earned, claims are backed."""
+    action, args = reply.action.name, reply.action.input.model_dump()
     _, error = validate_action(workspace_of(state), action, args)
     if error is not None:
         return error
@@ -128,6 +134,37 @@ def check_reply(state: State, action: str, action_input: Any) -> str | None:
         if state.get("dirty_scripts"):
             names = ", ".join(state["dirty_scripts"])
             return f"Final Answer rejected: {names} changed since it last ran successfully. Run it first."
+    if ctx.use_validity_checks and state["task"].get("validation_pattern"):
+        return unbacked_claim(state, action, reply)
+    return None
+
+
+# Past-tense claims of progress; plans ("to improve ...") do not match.
+_CLAIM = re.compile(
+    r"\b(improved|has improved|have improved|increased|decreased|reduced|is (?:now )?(?:better|higher|lower)|"
+    r"outperforms?|beats? the baseline|achieved|succeeded)\b",
+    re.IGNORECASE,
+)
+
+
+def unbacked_claim(state: State, action: str, reply: Any) -> str | None:
+    """Final Answer and claims of improvement need a measured validation metric better than the baseline's."""
+    if measured_improvement(state):
+        return None
+    task = state["task"]
+    baseline = task.get("validation_baseline")
+    shown = "unknown" if baseline is None else f"{baseline:.6g}"
+    if action == "Final Answer":
+        return (
+            f"Final Answer rejected: no run has measured a validation {task['metric']} better than the baseline's "
+            f"({shown}). Keep improving the script and run it."
+        )
+    claim = _CLAIM.search(f"{reply.reflection} {reply.thought}")
+    if claim is not None:
+        return (
+            f"Your reply claims progress ({claim.group(0)!r}) but no run has measured a validation {task['metric']} "
+            f"better than the baseline's ({shown}). State only what observations show, then choose an action."
+        )
     return None
 
 
@@ -151,9 +188,7 @@ def situation_prompt(state: State, ctx: Context) -> str:
     """The changing part: budget, advice, retrieved and recent steps, the rejected reply if any."""
     steps = state.get("steps", [])
     parts = []
-    baseline = state["task"].get("baseline")
-    if baseline is not None:
-        parts.append(f"Baseline {state['task']['metric']} of the original script: {baseline:.4g}.")
+    parts.append(progress_line(state))
     parts.append(
         f"Step {len(steps) + 1} of {ctx.max_steps}. Lifelines (Ask Expert) left: "
         f"{state.get('lifelines', ctx.lifelines) if ctx.expert_enabled else 0}."
@@ -182,6 +217,27 @@ def situation_prompt(state: State, ctx: Context) -> str:
     if state.get("planner_error"):
         parts.append("Your previous reply was rejected:\n" + state["planner_error"] + "\nChoose a valid action.")
     return "\n\n".join(parts)
+
+
+def progress_line(state: State) -> str:
+    """Where the metric stands: measured validation numbers when the task prints them (the hidden test score
+    of the agent's work is never shown), else the baseline's score."""
+    task = state["task"]
+    metric = task["metric"]
+    if task.get("validation_pattern"):
+        baseline = task.get("validation_baseline")
+        best, step = best_value(state)
+        if baseline is None or best is None:
+            return f"The scripts print their validation {metric}; no value has been measured yet."
+        where = "the baseline itself" if step == 0 else f"step {step}"
+        gain = improvement(best, baseline, task["direction"])
+        return (
+            f"Validation {metric}: baseline {baseline:.6g}; best so far {best:.6g} ({where}, {gain:+.1%}). "
+            f"The goal needs more than +10%."
+        )
+    if task.get("baseline") is not None:
+        return f"Baseline {metric} of the original script: {task['baseline']:.4g}."
+    return f"The baseline {metric} is unknown."
 
 
 def render_step(step: Step, max_chars: int) -> str:

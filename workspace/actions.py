@@ -24,7 +24,8 @@ from budgetmlagent.workspace.errors import ActionInputError
 from budgetmlagent.workspace.sandbox import ScriptRun, run_script, truncate_middle
 from budgetmlagent.workspace.workspace import HIDDEN_NAMES, Workspace
 
-ActionKind = Literal["plain", "llm", "final"]
+# plain: the executor runs it; llm: a model answers; state: the graph runs it from run state; final: ends the run.
+ActionKind = Literal["plain", "llm", "state", "final"]
 MAX_INSPECT_LINES = 100
 MAX_DIFF_CHARS = 4000
 MAX_READ_CHARS = 30000
@@ -143,6 +144,12 @@ class AskExpertInput(ActionInput):
     """Ask Expert input."""
 
     question: NonBlank = Field(description="what you need advice on, with the relevant facts")
+
+
+class RevertInput(ActionInput):
+    """Revert To Best input."""
+
+    reason: NonBlank = Field(description="why the current version is worse than the best one")
 
 
 @dataclass(frozen=True)
@@ -271,6 +278,14 @@ _SPECS = [
         AskExpertInput,
         "llm",
         "the expert's advice",
+    ),
+    ActionSpec(
+        "Revert To Best",
+        "Use this to restore every script and output to the version with the best validation metric so far "
+        "(after a regression or a broken script).",
+        RevertInput,
+        "state",
+        "which files were restored",
     ),
 ]
 

@@ -13,6 +13,7 @@ from typing import Literal
 
 from budgetmlagent.workspace.sandbox import run_process, run_script, scrub_env, truncate_middle
 from budgetmlagent.workspace.task import Direction, Task
+from budgetmlagent.workspace.validation import read_validation_metric
 from budgetmlagent.workspace.workspace import Workspace
 
 SUCCESS_THRESHOLD = 0.10
@@ -42,6 +43,8 @@ class ScoreResult:
     error: str | None = None
     source: ScoreSource = "eval"
     seconds: float = 0.0
+    # The hold-out metric the baseline script printed (task's validation_pattern), when known.
+    validation: float | None = None
 
     @property
     def ok(self) -> bool:
@@ -108,10 +111,17 @@ def baseline_score(
     if cache_file.is_file():
         try:
             data = json.loads(cache_file.read_text(encoding="utf-8"))
-            return ScoreResult(float(data["score"]), source="cache", seconds=float(data.get("seconds", 0.0)))
+            validation = data.get("validation")
+            return ScoreResult(
+                float(data["score"]),
+                source="cache",
+                seconds=float(data.get("seconds", 0.0)),
+                validation=None if validation is None else float(validation),
+            )
         except (OSError, ValueError, KeyError, TypeError):
             pass  # a corrupt cache entry is measured again
     scores: list[float] = []
+    validations: list[float] = []
     seconds = 0.0
     for _ in range(max(1, repeats)):
         with tempfile.TemporaryDirectory(prefix="budgetmlagent-baseline-") as tmp:
@@ -124,19 +134,23 @@ def baseline_score(
                 why = "timed out" if run.timed_out else f"failed (exit {run.returncode})"
                 detail = truncate_middle(run.traceback or run.output, 3000)
                 return ScoreResult(None, f"baseline {task.baseline_script} {why}:\n{detail}", seconds=seconds)
+            printed = read_validation_metric(run.stdout, task.validation_pattern)
+            if printed is not None:
+                validations.append(printed)
             result = score_workspace(task, ws.root, timeout_s=timeout_s)
             seconds += result.seconds
             if result.score is None:
                 return ScoreResult(None, f"scoring the baseline failed: {result.error}", seconds=seconds)
             scores.append(result.score)
     mean = sum(scores) / len(scores)
+    validation = sum(validations) / len(validations) if validations else None
     cache_file.parent.mkdir(parents=True, exist_ok=True)
     payload = {"task": task.name, "content_hash": task.content_hash, "score": mean, "scores": scores}
-    payload["seconds"] = seconds
+    payload |= {"seconds": seconds, "validation": validation}
     tmp_file = cache_file.with_suffix(f".{os.getpid()}.tmp")
     tmp_file.write_text(json.dumps(payload, indent=1), encoding="utf-8")
     tmp_file.replace(cache_file)  # atomic, so parallel benchmark workers never read half a file
-    return ScoreResult(mean, source="measured", seconds=seconds)
+    return ScoreResult(mean, source="measured", seconds=seconds, validation=validation)
 
 
 def improvement(score: float, baseline: float, direction: Direction) -> float:

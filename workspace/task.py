@@ -7,6 +7,7 @@ import fcntl
 import hashlib
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -14,7 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from budgetmlagent.workspace.errors import TaskError
 
@@ -71,6 +72,20 @@ class TaskConfig(BaseModel):
     direction: Direction = "higher"
     baseline: float | None = None
     baseline_script: str = DEFAULT_BASELINE_SCRIPT
+    # A regex whose first group is the hold-out metric the scripts print, e.g. "Validation accuracy: (\\S+)".
+    validation_pattern: str | None = None
+
+    @field_validator("validation_pattern")
+    @classmethod
+    def _compiles(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                compiled = re.compile(value)
+            except re.error as exc:
+                raise ValueError(f"validation_pattern is not a valid regular expression: {exc}") from exc
+            if compiled.groups < 1:
+                raise ValueError("validation_pattern needs one group around the number, e.g. 'Validation MAE: (\\S+)'")
+        return value
 
 
 class Task(BaseModel):
@@ -88,6 +103,7 @@ class Task(BaseModel):
     direction: Direction = "higher"
     declared_baseline: float | None = None
     baseline_script: str = DEFAULT_BASELINE_SCRIPT
+    validation_pattern: str | None = None
     content_hash: str
 
     @property
@@ -128,6 +144,7 @@ def load_task(path: Path, *, prepare: bool = True, prepare_timeout_s: float = 36
         direction=config.direction,
         declared_baseline=config.baseline,
         baseline_script=config.baseline_script,
+        validation_pattern=config.validation_pattern,
         content_hash=content_hash(root),
     )
 

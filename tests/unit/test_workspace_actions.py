@@ -70,7 +70,9 @@ def test_registry_names_and_kinds() -> None:
         "Reflection",
         "Retrieval from Research Log",
         "Ask Expert",
+        "Revert To Best",
     ]
+    assert ACTIONS["Revert To Best"].kind == "state"
     assert set(PLAIN_ACTIONS) == {
         "List Files",
         "Read File",

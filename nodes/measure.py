@@ -1,0 +1,89 @@
+"""Measured edits: every run's validation metric, compared with the best so far, and the best snapshot."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from budgetmlagent.graph.context import Context
+from budgetmlagent.graph.state import BestSoFar, State
+from budgetmlagent.nodes.world import workspace_of
+from budgetmlagent.workspace.scoring import improvement
+from budgetmlagent.workspace.snapshots import restore_snapshot, save_snapshot
+from budgetmlagent.workspace.validation import is_better, read_validation_metric
+
+REVERT = "Revert To Best"
+
+
+def best_value(state: State) -> tuple[float | None, int]:
+    """The best validation metric so far and the step that measured it (0 = the baseline)."""
+    best = state.get("best")
+    if best is not None:
+        return best["validation"], best["step"]
+    task = state["task"]
+    value, step = task.get("validation_baseline"), 0
+    for measured_step, measured in state.get("measured", []):
+        if is_better(measured, value, task["direction"]):
+            value, step = measured, measured_step
+    return value, step
+
+
+def measured_improvement(state: State) -> bool:
+    """Whether any run has measured a validation metric better than the baseline's."""
+    task = state["task"]
+    baseline = task.get("validation_baseline")
+    return any(is_better(v, baseline, task["direction"]) for _, v in state.get("measured", []))
+
+
+def _where(step: int) -> str:
+    return "the baseline" if step == 0 else f"step {step}"
+
+
+def measure_run(state: State, ctx: Context, stdout: str, ok: bool) -> tuple[str, dict[str, Any]]:
+    """The note a finished run adds to its observation, and the state it changes."""
+    task = state["task"]
+    pattern = task.get("validation_pattern")
+    if not ctx.use_measured_edits or not pattern or not ok:
+        return "", {}
+    metric, direction = task["metric"], task["direction"]
+    step = len(state.get("steps", [])) + 1
+    value = read_validation_metric(stdout, pattern)
+    best, best_step = best_value(state)
+    if value is None:
+        return (
+            f"\nThis run printed no validation {metric} (a line matching {pattern!r}), so the change is "
+            "unmeasured: keep the script printing it.",
+            {},
+        )
+    parts = [f"\nMeasured: validation {metric} {value:.6g}"]
+    baseline = task.get("validation_baseline")
+    if baseline is not None:
+        parts.append(f"(baseline {baseline:.6g}, {improvement(value, baseline, direction):+.1%})")
+    update: dict[str, Any] = {"measured": [(step, value)]}
+    if best is None or is_better(value, best, direction):
+        parts.append("- the best so far.")
+        if ctx.use_best_snapshot and state.get("best") is not None:
+            snapshot = state["best"]["snapshot"]  # type: ignore[index]
+            save_snapshot(workspace_of(state), Path(snapshot))
+            update["best"] = BestSoFar(validation=value, step=step, snapshot=snapshot)
+            parts.append("Saved as the best version.")
+    else:
+        parts.append(f"- not better than the best so far, {best:.6g} at {_where(best_step)}.")
+        if ctx.use_best_snapshot and state.get("best") is not None:
+            parts.append(f"{REVERT} restores that version.")
+    return " ".join(parts), update
+
+
+def revert_to_best(state: State) -> tuple[str, bool]:
+    """Restore the best snapshot into the workspace (the Revert To Best action)."""
+    best = state.get("best")
+    if best is None:
+        return "There is no best version to revert to.", False
+    try:
+        changed = restore_snapshot(workspace_of(state), Path(best["snapshot"]))
+    except OSError as exc:
+        return f"{REVERT} failed: {exc}", False
+    if not changed:
+        return f"The workspace already is the best version ({_where(best['step'])}); nothing changed.", True
+    value = "" if best["validation"] is None else f" (validation {state['task']['metric']} {best['validation']:.6g})"
+    return f"Restored the best version from {_where(best['step'])}{value}. Files restored: {', '.join(changed)}.", True

@@ -1,0 +1,124 @@
+"""The verification-first scaffold on scripted models: measured edits, best snapshot, validity rules."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import BASELINE_TRAIN, BROKEN_TRAIN, IMPROVED_TRAIN
+from test_graph_edges import BASE, LIST, TOP, code, edit, plan, run_graph
+
+from budgetmlagent.graph.run_folder import read_trace
+
+PATTERN = r"validation score: (\S+)"
+FINAL = plan("Final Answer", final_answer="improved")
+REVERT = plan("Revert To Best", reason="the last edit made it worse")
+
+
+def scored(value: float) -> str:
+    return BASELINE_TRAIN.replace("score = 0.5", f"score = {value}")
+
+
+@pytest.fixture
+def measured_task(tiny_task: Path) -> Path:
+    """The tiny task, declaring how its script prints the validation metric."""
+    config = {"metric": "score", "direction": "higher", "validation_pattern": PATTERN}
+    (tiny_task / "scripts" / "budgetmlagent.json").write_text(json.dumps(config))
+    return tiny_task
+
+
+def observations(state: dict[str, Any]) -> list[str]:
+    return [s["observation"] for s in state["steps"]]
+
+
+def test_every_run_is_measured_against_the_best_and_revert_restores_it(measured_task: Path, tmp_path: Path) -> None:
+    replies = {BASE: [edit("better"), code(IMPROVED_TRAIN), edit("worse"), code(scored(0.7)), REVERT, FINAL]}
+    state, _ = run_graph(measured_task, tmp_path, replies)
+    first, second, revert = observations(state)[:3]
+    assert (
+        "Measured: validation score 0.9 (baseline 0.5, +80.0%) - the best so far. Saved as the best version." in first
+    )
+    assert (
+        "Measured: validation score 0.7 (baseline 0.5, +40.0%) - not better than the best so far, 0.9 at step 1"
+        in second
+    )
+    assert "Revert To Best restores that version." in second
+    assert revert.startswith("Restored the best version from step 1 (validation score 0.9). Files restored:")
+    assert "train.py" in revert and "submission.csv" in revert
+    result = state["result"]
+    assert result["score"] == 0.9 and result["success"]
+    assert result["best"]["step"] == 1 and result["last"]["score"] == 0.9
+    assert state["measured"] == [(1, 0.9), (2, 0.7)]
+
+
+def test_final_answer_restores_the_best_snapshot_and_records_both_verdicts(measured_task: Path, tmp_path: Path) -> None:
+    replies = {BASE: [edit("better"), code(IMPROVED_TRAIN), edit("worse"), code(scored(0.52)), FINAL]}
+    state, _ = run_graph(measured_task, tmp_path, replies)
+    result = state["result"]
+    assert result["status"] == "final_answer"
+    assert result["last"] == {"score": 0.52, "success": False, "improvement": pytest.approx(0.04)}
+    assert result["score"] == 0.9 and result["success"] and result["best"]["validation"] == 0.9
+    workspace = Path(result["run_dir"]) / "workspace"
+    assert (workspace / "train.py").read_text() == IMPROVED_TRAIN
+    assert json.loads((Path(result["run_dir"]) / "result.json").read_text())["best"]["restored_files"]
+
+
+def test_the_step_cap_restores_the_best_snapshot(measured_task: Path, tmp_path: Path) -> None:
+    replies = {BASE: [edit("better"), code(IMPROVED_TRAIN), edit("worse"), code(scored(0.3))]}
+    state, _ = run_graph(measured_task, tmp_path, replies, max_steps=2)
+    result = state["result"]
+    assert result["status"] == "step_cap" and result["last"]["score"] == 0.3 and result["score"] == 0.9
+
+
+def test_a_run_stopped_before_any_step_is_scored_on_the_baseline(measured_task: Path, tmp_path: Path) -> None:
+    state, _ = run_graph(measured_task, tmp_path, {BASE: [LIST]}, wall_clock_s=0.0)
+    result = state["result"]
+    assert result["status"] == "wall_clock" and result["last"]["score"] is None  # nothing had run yet
+    assert result["best"]["step"] == 0 and result["score"] == 0.5
+
+
+def test_a_run_that_never_improves_still_ends_with_the_baseline_score(measured_task: Path, tmp_path: Path) -> None:
+    replies = {BASE: [edit("break it"), code(BROKEN_TRAIN), LIST]}
+    state, _ = run_graph(measured_task, tmp_path, replies, debug_attempts=0, max_steps=2)
+    result = state["result"]
+    assert result["best"]["step"] == 0 and result["score"] == 0.5 and not result["success"]
+    trace = read_trace(Path(result["run_dir"]))
+    assert any(r["type"] == "best_restored" and r["step"] == 0 for r in trace)
+
+
+def test_final_answer_needs_a_measured_improvement(measured_task: Path, tmp_path: Path) -> None:
+    replies = {BASE: [edit("worse"), code(scored(0.4)), FINAL, LIST]}
+    state, models = run_graph(measured_task, tmp_path, replies, max_steps=2)
+    feedback = models.calls(BASE)[3]["messages"][-1].content
+    assert "Final Answer rejected: no run has measured a validation score better than the baseline's (0.5)" in feedback
+    assert state["result"]["status"] == "step_cap"
+
+
+def test_a_claim_no_measurement_backs_is_an_invalid_reply(measured_task: Path, tmp_path: Path) -> None:
+    boast = LIST | {"reflection": "The accuracy improved to 0.97 with my change."}
+    state, models = run_graph(measured_task, tmp_path, {BASE: [boast, boast, boast], TOP: [LIST]}, max_steps=1)
+    rejected = [r for r in read_trace(Path(state["result"]["run_dir"])) if r["type"] == "rejected"]
+    assert len(rejected) == 3 and "claims progress ('improved')" in rejected[0]["error"]
+    assert [c["spec"] for c in models.calls()] == [BASE, BASE, BASE, TOP]  # three invalid replies escalate
+    assert state["steps"][0]["action"] == "List Files"
+
+
+def test_the_planner_sees_validation_numbers_not_the_hidden_test_score(measured_task: Path, tmp_path: Path) -> None:
+    replies = {BASE: [edit("better"), code(IMPROVED_TRAIN), LIST]}
+    _, models = run_graph(measured_task, tmp_path, replies, max_steps=2)
+    situation = models.calls(BASE)[2]["messages"][-1].content
+    assert "Validation score: baseline 0.5; best so far 0.9 (step 1, +80.0%)." in situation
+    assert "of the original script" not in situation
+
+
+def test_switches_turn_each_piece_off(measured_task: Path, tmp_path: Path) -> None:
+    replies = {BASE: [edit("better"), code(IMPROVED_TRAIN), edit("worse"), code(scored(0.52)), FINAL]}
+    state, models = run_graph(measured_task, tmp_path, replies, use_best_snapshot=False)
+    result = state["result"]
+    assert result["best"] is None and result["score"] == 0.52  # MLAgentBench's rule: the last state counts
+    assert "Revert To Best" not in json.dumps(models.calls(BASE)[2]["schema"])
+    state, _ = run_graph(measured_task, tmp_path / "off", dict(replies), use_measured_edits=False)
+    assert not any("Measured:" in o for o in observations(state))
+    assert state["result"]["best"] is None and state["result"]["score"] == 0.52
