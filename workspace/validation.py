@@ -36,4 +36,3 @@ def is_better(value: float, than: float | None, direction: Direction) -> bool:
     if than is None:
         return True
     return value > than if direction == "higher" else value < than
-
