@@ -12,7 +12,7 @@ from budgetmlagent.graph.state import State
 from budgetmlagent.nodes import profiles
 from budgetmlagent.nodes.llm import call_structured
 from budgetmlagent.nodes.schemas import CodeReply
-from budgetmlagent.nodes.world import grounding, workspace_of
+from budgetmlagent.nodes.world import grounded_context, unknown_references, workspace_of
 from budgetmlagent.workspace.actions import bounded_diff
 from budgetmlagent.workspace.errors import ActionInputError
 
@@ -41,9 +41,12 @@ def coder(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     start, end = (int(args["start_line_number"]), int(args["end_line_number"])) if segment else (1, len(lines))
     target = "".join(lines[start - 1 : end])
     where = f"lines {start}-{end} of {script}" if segment else script
+    context = [grounded_context(ws, ctx.use_grounding_checks)]
+    if segment and ctx.use_grounding_checks:  # the segment's surroundings decide which names exist
+        context.append(f"The whole current {script}, for context:\n{original}")
     prompt = "\n\n".join(
         [
-            grounding(ws),
+            *context,
             f"Current content of {where}:\n{target}",
             f"Edit instruction: {args['edit_instruction']}",
             "Return the complete new " + ("segment (only those lines)." if segment else "script."),
@@ -61,6 +64,10 @@ def coder(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     if new_text == original and save_name == script:
         failures["coder"] = failures.get("coder", 0) + 1
         return update | _failed(state, "The edit changed nothing; give a more specific instruction.", failures)
+    problem = unknown_references(new_text, ws) if ctx.use_grounding_checks and save_name.endswith(".py") else None
+    if problem is not None:  # it would crash on a name the data does not have: do not even run it
+        failures["coder"] = failures.get("coder", 0) + 1
+        return update | _failed(state, f"The edit was not applied: {problem}.", failures)
     try:
         previous = ws.read_text(save_name) if (ws.root / save_name).is_file() else None
         ws.write_text(save_name, new_text)

@@ -13,7 +13,7 @@ from budgetmlagent.nodes import profiles
 from budgetmlagent.nodes.coder import strip_fences
 from budgetmlagent.nodes.llm import call_structured
 from budgetmlagent.nodes.schemas import FixReply
-from budgetmlagent.nodes.world import grounding, workspace_of
+from budgetmlagent.nodes.world import grounded_context, unknown_references, workspace_of
 from budgetmlagent.workspace.actions import bounded_diff
 
 TRACEBACK_CHARS = 3000
@@ -31,7 +31,7 @@ def debugger(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     attempt = state.get("debug_attempts", 0) + 1
     prompt = "\n\n".join(
         [
-            grounding(ws),
+            grounded_context(ws, ctx.use_grounding_checks),
             f"Script {script}:\n{code}",
             f"Running it failed with:\n{error}",
             f"This is fix attempt {attempt}. Return the complete corrected script.",
@@ -43,9 +43,16 @@ def debugger(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     failures = dict(state.get("failures", {}))
     update: dict[str, Any] = dict(outcome.update) | {"debug_attempts": attempt}
     fixed = strip_fences(outcome.parsed.code) if outcome.parsed is not None else None
-    if fixed is None or fixed.strip() == code.strip():
+    problem = unknown_references(fixed, ws) if fixed is not None and ctx.use_grounding_checks else None
+    if fixed is None or fixed.strip() == code.strip() or problem is not None:
         failures["debugger"] = failures.get("debugger", 0) + 1
-        why = outcome.error if fixed is None else "it returned the script unchanged"
+        why = (
+            outcome.error
+            if fixed is None
+            else f"the fix was not applied: {problem}"
+            if problem
+            else ("it returned the script unchanged")
+        )
         note = f"\n\nDebugger attempt {attempt} failed: {why}."
         return update | {
             "failures": failures,

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import ast
 import csv
+import difflib
 import importlib.util
 from pathlib import Path
 
@@ -25,14 +27,8 @@ def data_columns(ws: Workspace, limit: int = 6) -> list[str]:
     """`file: col1, col2, ...` for the CSV files in the workspace (small models invent columns)."""
     out = []
     for rel in ws.files():
-        if not rel.endswith(".csv") or len(out) >= limit:
-            continue
-        try:
-            with (ws.root / rel).open(newline="", encoding="utf-8", errors="replace") as fh:
-                header = next(csv.reader(fh), [])
-        except OSError:
-            continue
-        out.append(f"{rel}: {', '.join(header)}")
+        if rel.endswith(".csv") and len(out) < limit:
+            out.append(f"{rel}: {', '.join(data_columns_of(ws.root / rel))}")
     return out
 
 
@@ -41,3 +37,152 @@ def grounding(ws: Workspace) -> str:
     lines = ["Data files and their columns:", *data_columns(ws)]
     lines.append("Installed packages you may import: " + ", ".join(installed_packages()) + ".")
     return "\n".join(lines)
+
+
+SCHEMA_CHARS = 1800
+_READERS = {"read_csv", "read_table", "read_parquet", "read_json", "read_feather", "load", "loadtxt", "genfromtxt"}
+
+
+def _csv_summary(path: Path, rel: str, example_rows: int = 2) -> str:
+    import pandas as pd
+
+    frame = pd.read_csv(path, nrows=200)
+    columns = ", ".join(f"{name} ({dtype})" for name, dtype in frame.dtypes.astype(str).items())
+    lines = [f"{rel}: columns {columns}"]
+    for _, row in frame.head(example_rows).iterrows():
+        values = ", ".join(f"{k}={str(v)[:25]}" for k, v in row.items())
+        lines.append(f"  e.g. {values[:400]}")
+    return "\n".join(lines)
+
+
+def data_schema(ws: Workspace, limit: int = 6) -> str:
+    """Files with columns, dtypes and example rows, the target (in train but not test), and arrays."""
+    parts: list[str] = []
+    headers: dict[str, list[str]] = {}
+    for rel in ws.files():
+        if len(parts) >= limit:
+            break
+        path = ws.root / rel
+        try:
+            if rel.endswith(".csv"):
+                parts.append(_csv_summary(path, rel))
+                headers[rel] = data_columns_of(path)
+            elif rel.endswith(".npz"):
+                import numpy as np
+
+                with np.load(path, allow_pickle=False) as arrays:
+                    shown = ", ".join(f"{k} {arrays[k].dtype}{list(arrays[k].shape)}" for k in arrays.files)
+                parts.append(f"{rel}: arrays {shown}")
+        except Exception as exc:  # a file the schema cannot read is named, not fatal
+            parts.append(f"{rel}: (unreadable: {type(exc).__name__})")
+    train = [cols for rel, cols in headers.items() if "train" in rel]
+    test = [cols for rel, cols in headers.items() if "test" in rel]
+    if train and test:
+        target = [c for c in train[0] if c not in set(test[0])]
+        if target:
+            parts.append(f"Target (in the training file but not the test file): {', '.join(target)}")
+    text = "\n".join(parts)
+    return text if len(text) <= SCHEMA_CHARS else text[:SCHEMA_CHARS] + "\n[... schema cut]"
+
+
+def data_columns_of(path: Path) -> list[str]:
+    try:
+        with path.open(newline="", encoding="utf-8", errors="replace") as fh:
+            return next(csv.reader(fh), [])
+    except OSError:
+        return []
+
+
+def grounded_context(ws: Workspace, detailed: bool) -> str:
+    """What the coder and debugger are told about the data: the full schema, or just column names."""
+    if not detailed:
+        return grounding(ws)
+    schema = data_schema(ws)
+    packages = "Installed packages you may import: " + ", ".join(installed_packages()) + "."
+    return f"Data files (read them by these exact names and columns):\n{schema}\n{packages}"
+
+
+def _call_name(node: ast.Call) -> str:
+    func = node.func
+    return func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
+
+
+def _strings(node: ast.AST | None, lists: dict[str, list[str]]) -> list[str]:
+    """String keys of a subscript: 'a', ['a', 'b'], or a name bound to a list of strings."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return [node.value]
+    if isinstance(node, ast.List | ast.Tuple):
+        return [e.value for e in node.elts if isinstance(e, ast.Constant) and isinstance(e.value, str)]
+    if isinstance(node, ast.Name):
+        return lists.get(node.id, [])
+    return []
+
+
+def unknown_references(code: str, ws: Workspace) -> str | None:
+    """Why code would fail on names the data does not have: a data file that does not exist, or a column
+    missing from the CSV a frame was read from. Conservative: frames reassigned later are not checked."""
+    try:
+        tree = ast.parse(code)
+    except SyntaxError:
+        return None  # the run reports it with a traceback
+    files = set(ws.files())
+    missing_files: list[str] = []
+    assigned: dict[str, int] = {}
+    frames: dict[str, tuple[str, list[str]]] = {}
+    lists: dict[str, list[str]] = {}
+    created: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and _call_name(node) in _READERS and node.args:
+            first = node.args[0]
+            if isinstance(first, ast.Constant) and isinstance(first.value, str) and "://" not in first.value:
+                rel = Path(first.value).as_posix().removeprefix("./")
+                if not Path(first.value).is_absolute() and rel not in files:
+                    missing_files.append(first.value)
+        if isinstance(node, ast.Assign | ast.AugAssign | ast.AnnAssign):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            for target in targets:
+                for name in ast.walk(target):
+                    if isinstance(name, ast.Name):
+                        assigned[name.id] = assigned.get(name.id, 0) + 1
+                    if isinstance(name, ast.Subscript):
+                        created.update(_strings(name.slice, lists))
+            value = node.value
+            if isinstance(node, ast.Assign) and len(targets) == 1 and isinstance(targets[0], ast.Name):
+                if isinstance(value, ast.Call) and _call_name(value) == "read_csv" and value.args:
+                    source = value.args[0]
+                    if isinstance(source, ast.Constant) and isinstance(source.value, str):
+                        rel = Path(source.value).as_posix().removeprefix("./")
+                        if rel in files and rel.endswith(".csv"):
+                            frames[targets[0].id] = (rel, data_columns_of(ws.root / rel))
+                elif isinstance(value, ast.List | ast.Tuple):
+                    lists[targets[0].id] = _strings(value, {})
+        if isinstance(node, ast.Call):  # columns made by assign(...) or rename(columns={...})
+            created.update(k.arg for k in node.keywords if k.arg and _call_name(node) == "assign")
+            for k in node.keywords:
+                if k.arg == "columns" and isinstance(k.value, ast.Dict):
+                    created.update(v.value for v in k.value.values if isinstance(v, ast.Constant))
+    problems: list[str] = []
+    if missing_files:
+        names = ", ".join(sorted(set(missing_files)))
+        problems.append(f"it reads {names}, which does not exist (workspace files: {', '.join(sorted(files))})")
+    unknown: dict[str, set[str]] = {}
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Subscript) or not isinstance(node.ctx, ast.Load):
+            continue
+        if not isinstance(node.value, ast.Name):
+            continue
+        var = node.value.id
+        if var not in frames or assigned.get(var, 0) != 1:
+            continue
+        rel, columns = frames[var]
+        for key in _strings(node.slice, lists):
+            if key not in columns and key not in created:
+                unknown.setdefault(rel, set()).add(key)
+    for rel, keys in unknown.items():
+        columns = data_columns_of(ws.root / rel)
+        hints = []
+        for key in sorted(keys):
+            close = difflib.get_close_matches(key, columns, n=1, cutoff=0.6)
+            hints.append(f"'{key}'" + (f" (did you mean '{close[0]}'?)" if close else ""))
+        problems.append(f"{rel} has no column {', '.join(hints)}; its columns are: {', '.join(columns)}")
+    return "; ".join(problems) if problems else None
