@@ -11,6 +11,7 @@ from budgetmlagent.graph.context import Context
 from budgetmlagent.graph.state import State
 from budgetmlagent.nodes.observe import limit_reached
 from budgetmlagent.nodes.planner import EDIT_ACTIONS, WORKER_ACTIONS
+from budgetmlagent.workspace.actions import TIME_LIMIT_MARK
 
 
 def can_escalate(state: State, ctx: Context, role: str) -> bool:
@@ -22,13 +23,22 @@ def can_escalate(state: State, ctx: Context, role: str) -> bool:
 
 
 def repeated_action(state: State, ctx: Context) -> bool:
-    """The pending action equals the previous r-1 actions (same name and input)."""
+    """The pending action equals the previous r-1 actions (same name and input).
+
+    With stuck detection on, those steps must also have ended the same way: the same observation, and
+    not a run stopped by its time limit. A training script re-run that prints new numbers is progress.
+    """
     pending = state.get("pending")
     previous = state.get("steps", [])[-(ctx.repeat_limit - 1) :] if ctx.repeat_limit > 1 else []
     if pending is None or len(previous) < ctx.repeat_limit - 1:
         return False
     key = (pending["action"], json.dumps(pending["action_input"], sort_keys=True))
-    return all((s["action"], json.dumps(s["action_input"], sort_keys=True)) == key for s in previous)
+    if not all((s["action"], json.dumps(s["action_input"], sort_keys=True)) == key for s in previous):
+        return False
+    if not ctx.use_stuck_detection:
+        return True
+    observations = {s["observation"] for s in previous}
+    return len(observations) <= 1 and not any(TIME_LIMIT_MARK in o for o in observations)
 
 
 def route_after_prepare(state: State) -> Literal["planner", "__end__"]:

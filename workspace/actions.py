@@ -29,6 +29,7 @@ ActionKind = Literal["plain", "llm", "state", "final"]
 MAX_INSPECT_LINES = 100
 MAX_DIFF_CHARS = 4000
 MAX_READ_CHARS = 30000
+TIME_LIMIT_MARK = "(time limit)"  # marks a run that was still going: long training, not a stuck agent
 
 
 class ActionInput(BaseModel):
@@ -567,7 +568,7 @@ def _execute(
     )
     if run.timed_out:
         text = (
-            f"The script was stopped after {script_timeout_s:g} s (time limit) and killed. "
+            f"The script was stopped after {script_timeout_s:g} s {TIME_LIMIT_MARK} and killed. "
             f"Output before it was stopped:\n{output}"
         )
     elif run.returncode == 0:

@@ -122,3 +122,43 @@ def test_switches_turn_each_piece_off(measured_task: Path, tmp_path: Path) -> No
     state, _ = run_graph(measured_task, tmp_path / "off", dict(replies), use_measured_edits=False)
     assert not any("Measured:" in o for o in observations(state))
     assert state["result"]["best"] is None and state["result"]["score"] == 0.52
+
+
+COUNTER = """\
+from pathlib import Path
+runs = Path("runs.txt")
+count = int(runs.read_text()) + 1 if runs.exists() else 1
+runs.write_text(str(count))
+print(f"epoch loss after run {count}: {1 / count:.3f}")
+"""
+RUN = plan("Execute Script", script_name="train.py")
+
+
+@pytest.mark.parametrize(("stuck_detection", "escalated"), [(True, False), (False, True)])
+def test_a_rerun_that_prints_new_numbers_is_progress(
+    tiny_task: Path, tmp_path: Path, stuck_detection: bool, escalated: bool
+) -> None:
+    (tiny_task / "env" / "train.py").write_text(COUNTER)
+    replies = {BASE: [RUN, RUN, RUN], TOP: [RUN]}
+    state, _ = run_graph(tiny_task, tmp_path, replies, max_steps=3, use_stuck_detection=stuck_detection)
+    assert bool(state.get("escalations")) is escalated
+    assert len({s["observation"] for s in state["steps"]}) == 3
+
+
+def test_runs_stopped_by_their_time_limit_are_not_stuck() -> None:
+    from budgetmlagent.graph import Context
+    from budgetmlagent.graph.routing import repeated_action
+
+    action = {"action": "Execute Script", "action_input": {"script_name": "train.py"}}
+    long_run = "The script was stopped after 600 s (time limit) and killed. Output before it was stopped:\nepoch 1"
+    state: Any = {"pending": action, "steps": [action | {"observation": long_run}] * 2}
+    assert not repeated_action(state, Context())
+    state["steps"] = [action | {"observation": "same output"}] * 2
+    assert repeated_action(state, Context())
+    assert repeated_action({"pending": action, "steps": [action | {"observation": long_run}] * 2},
+                           Context(use_stuck_detection=False))  # fmt: skip
+
+
+def test_the_same_action_with_the_same_observation_escalates(tiny_task: Path, tmp_path: Path) -> None:
+    state, _ = run_graph(tiny_task, tmp_path, {BASE: [RUN, RUN, RUN], TOP: [LIST]}, max_steps=3)
+    assert state["escalations"][0]["reason"] == "repeated action"
