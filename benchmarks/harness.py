@@ -77,17 +77,17 @@ def run_agent_cell(cell: Cell, settings: SweepSettings, run_dir: Path) -> dict[s
     """Run the agent graph on one cell in this process (local model servers are shared by all cells)."""
     from budgetmlagent.graph import Context, build_graph, recursion_limit
 
-    context = Context(
-        max_steps=settings.max_steps,
-        budget_usd=settings.budget_usd,
-        wall_clock_s=settings.wall_clock_s,
-        script_timeout_s=settings.script_timeout_s,
-        lifelines=settings.lifelines,
-        seed=cell.seed,
+    values: dict[str, Any] = {
+        "max_steps": settings.max_steps,
+        "budget_usd": settings.budget_usd,
+        "wall_clock_s": settings.wall_clock_s,
+        "script_timeout_s": settings.script_timeout_s,
+        "lifelines": settings.lifelines,
+        "seed": cell.seed,
         # Each cell remembers only its own steps: memory shared across cells would leak between configs.
-        memory_dir=str(run_dir / "memory"),
-        **(cell.config.context_settings(settings.preset) | settings.context_overrides),
-    )
+        "memory_dir": str(run_dir / "memory"),
+    }
+    context = Context(**(values | cell.config.context_settings(settings.preset) | settings.context_overrides))
     state = build_graph().invoke(
         {"task_dir": str(cell.task_dir), "run_dir": str(run_dir)},
         context=context,
@@ -206,6 +206,7 @@ class Sweep:
             "budget_usd": s.budget_usd,
             "script_timeout_s": s.script_timeout_s,
             "lifelines": s.lifelines,
+            "settings": {k: v for k, v in s.context_overrides.items() if isinstance(v, str | int | float | bool)},
             "command": s.command,
             "machine": machine_facts(),
             "started": time.strftime("%Y-%m-%d %H:%M:%S %Z"),

@@ -30,6 +30,13 @@ def add_bench_parser(sub: argparse._SubParsersAction) -> None:
     bench.add_argument("--preset", default="local", help="model line-up the configurations draw from")
     bench.add_argument("--jobs", type=int, default=1, help="cells in parallel (capped at cores/2)")
     bench.add_argument("--out", type=Path, default=Path("runs/bench"), help="sweep folder (re-run to resume)")
+    bench.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a Context setting for every run, e.g. use_best_snapshot=false (ablations); repeatable",
+    )
     bench.add_argument("--report-only", action="store_true", help="rebuild report.md from results.jsonl")
     bench.set_defaults(handler=bench_command)
 
@@ -39,6 +46,7 @@ def bench_command(args: argparse.Namespace) -> int:
     from budgetmlagent.benchmarks.harness import Sweep, SweepSettings
     from budgetmlagent.benchmarks.report import write_report
     from budgetmlagent.benchmarks.suite import resolve_task
+    from budgetmlagent.graph.context import parse_settings
     from budgetmlagent.graph.presets import PresetError, resolve_preset
     from budgetmlagent.workspace.errors import TaskError
 
@@ -47,7 +55,8 @@ def bench_command(args: argparse.Namespace) -> int:
         for name in args.configs:
             parse_config(name)
         resolve_preset(args.preset)
-    except (TaskError, ConfigError, PresetError) as exc:
+        overrides = parse_settings(args.set)
+    except (TaskError, ConfigError, PresetError, ValueError) as exc:
         print(f"error: {exc}")
         return 2
     if not args.report_only:
@@ -63,6 +72,7 @@ def bench_command(args: argparse.Namespace) -> int:
             budget_usd=args.budget_usd,
             script_timeout_s=args.script_timeout,
             lifelines=args.lifelines,
+            context_overrides=overrides,
             command=" ".join(["budgetmlagent", *(shlex.quote(a) for a in sys.argv[1:])]),
         )
         cells = settings.cells()

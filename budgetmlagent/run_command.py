@@ -22,6 +22,9 @@ def add_run_parser(sub: argparse._SubParsersAction) -> None:
     run.add_argument("--no-retrieval", action="store_true", help="ablation: no Chroma memory")
     run.add_argument("--no-expert", action="store_true", help="ablation: no Ask Expert")
     run.add_argument("--no-cascade", action="store_true", help="ablation: base tier only")
+    run.add_argument(
+        "--set", action="append", default=[], metavar="NAME=VALUE", help="any Context setting, e.g. lifelines=3"
+    )
     run.add_argument("--json", action="store_true", help="print result.json instead of the summary")
     run.set_defaults(handler=run_command)
 
@@ -30,9 +33,15 @@ def run_command(args: argparse.Namespace) -> int:
     from rich.console import Console
 
     from budgetmlagent.graph import Context, build_graph, recursion_limit
+    from budgetmlagent.graph.context import parse_settings
 
     console = Console(stderr=True, soft_wrap=True)
-    ctx = Context(
+    try:
+        overrides = parse_settings(args.set)
+    except ValueError as exc:
+        console.print(f"[red]error:[/] {exc}")
+        return 2
+    settings = dict(
         preset=args.preset,
         max_steps=args.max_steps,
         budget_usd=args.budget_usd,
@@ -44,6 +53,7 @@ def run_command(args: argparse.Namespace) -> int:
         use_expert=not args.no_expert,
         use_cascade=not args.no_cascade,
     )
+    ctx = Context(**(settings | overrides))
     inputs: dict[str, Any] = {"task_dir": str(args.task_dir)}
     if args.out is not None:
         inputs["run_dir"] = str(args.out)

@@ -151,3 +151,25 @@ def _coerce(text: str, current: Any) -> Any:
     if isinstance(current, list):
         return [type(current[0])(x) if current else x for x in text.split(",")]
     return text
+
+
+# Fields a user may set by name from the command line (`--set name=value`); the test hook is not one.
+_NOT_SETTABLE = {"chat_model_factory"}
+
+
+def parse_settings(pairs: list[str]) -> dict[str, Any]:
+    """`["use_best_snapshot=false", "lifelines=3"]` -> typed Context overrides; ValueError names the problem."""
+    defaults = Context()
+    known = {f.name for f in fields(Context)} - _NOT_SETTABLE
+    out: dict[str, Any] = {}
+    for pair in pairs:
+        name, sep, text = pair.partition("=")
+        name = name.strip()
+        if not sep or name not in known:
+            raise ValueError(f"--set {pair!r}: expected NAME=VALUE with NAME one of: {', '.join(sorted(known))}")
+        current = getattr(defaults, name)
+        try:
+            out[name] = _coerce(text.strip(), current) if current is not None else text.strip()
+        except ValueError as exc:
+            raise ValueError(f"--set {pair!r}: {exc}") from exc
+    return out

@@ -254,3 +254,31 @@ def test_a_real_graph_cell_with_scripted_models(tiny_task: Path, tmp_path: Path)
     assert only["stats"]["script_seconds"] > 0 and len(only["stats"]["overhead_s_per_step"]) == 2
     run_dir = tmp_path / "sweep" / only["run_dir"]
     assert (run_dir / "result.json").is_file() and (run_dir / "memory").parent == run_dir
+
+
+def test_settings_from_the_command_line_are_typed_and_checked() -> None:
+    from budgetmlagent.graph.context import parse_settings
+
+    assert parse_settings(["use_best_snapshot=false", "lifelines=3", "tries_per_tier=2,1"]) == {
+        "use_best_snapshot": False,
+        "lifelines": 3,
+        "tries_per_tier": [2, 1],
+    }
+    with pytest.raises(ValueError, match="expected NAME=VALUE with NAME one of"):
+        parse_settings(["use_magic=true"])
+    with pytest.raises(ValueError, match="'lifelines=many'"):
+        parse_settings(["lifelines=many"])
+    with pytest.raises(ValueError, match="expected NAME=VALUE"):
+        parse_settings(["chat_model_factory=x"])
+
+
+def test_sweep_settings_reach_every_run_and_sweep_json(tmp_path: Path) -> None:
+    seen: list[Any] = []
+
+    def runner(cell: Cell, settings: SweepSettings, run_dir: Path) -> dict[str, Any]:
+        seen.append(settings.context_overrides)
+        return FakeRunner()(cell, settings, run_dir)
+
+    Sweep(settings(tmp_path, context_overrides={"use_best_snapshot": False}), runner, log=lambda _: None).run()
+    assert seen and all(s == {"use_best_snapshot": False} for s in seen)
+    assert json.loads((tmp_path / "sweep" / "sweep.json").read_text())["settings"] == {"use_best_snapshot": False}
