@@ -270,7 +270,8 @@ class Sweep:
     ) -> dict[str, Any]:
         keep = (
             "status", "success", "score", "score_error", "baseline", "metric", "direction", "improvement", "steps",
-            "cost_usd", "tokens_per_model", "llm_calls", "escalations", "expert_calls", "error",
+            "cost_usd", "tokens_per_model", "llm_calls", "escalations", "expert_calls", "error", "last", "best",
+            "validation_baseline",
         )  # fmt: skip
         record = self._base(cell, run_dir) | {k: result.get(k) for k in keep if k in result}
         record |= {"attempts": attempt, "crash_errors": list(errors), "wall_time_s": round(seconds, 1)}

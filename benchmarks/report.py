@@ -51,6 +51,8 @@ def summarize(records: Sequence[dict[str, Any]]) -> dict[str, Any]:
         "escalations": mean(float(r.get("escalations") or 0) for r in records) if records else 0.0,
         "wall_time_s": mean(float(r.get("wall_time_s") or 0.0) for r in records) if records else 0.0,
         "median_improvement": median(improvements) if improvements else None,
+        # MLAgentBench's rule (score the last state), for runs that ended on a restored best version
+        "last_state_success_rate": mean(bool((r.get("last") or r).get("success")) for r in records) if records else 0.0,
         "no_score": sum(r.get("score") is None for r in records),
         "crashed": sum(r.get("status") == "crashed" for r in records),
     }
@@ -116,15 +118,16 @@ def _tokens_text(tokens: dict[str, float]) -> str:
 
 def config_table(agg: dict[str, Any]) -> str:
     lines = [
-        "| configuration | runs | success | spread | cost/run | tokens/run by model | expert calls | escalations "
-        "| wall time | no score |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| configuration | runs | success | spread | last-state success | cost/run | tokens/run by model "
+        "| expert calls | escalations | wall time | no score |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for c in agg["configs"]:
         s = agg["per_config"][c]
         spread = "-" if s["success_spread"] is None else f"±{s['success_spread']:.0%}"
         lines.append(
-            f"| {c} | {s['runs']} | {_pct(s['success_rate'])} | {spread} | ${s['cost_usd']:.4f} | "
+            f"| {c} | {s['runs']} | {_pct(s['success_rate'])} | {spread} | {_pct(s['last_state_success_rate'])} | "
+            f"${s['cost_usd']:.4f} | "
             f"{_tokens_text(s['tokens_per_model'])} | {s['expert_calls']:.1f} | {s['escalations']:.1f} | "
             f"{s['wall_time_s'] / 60:.1f} min | {s['no_score']} |"
         )
@@ -244,7 +247,8 @@ def render_markdown(
         config_table(agg),
         "",
         "Success = the final workspace beats the task's baseline by more than 10 % in the metric's direction "
-        "(hidden test score). Spread = standard deviation of the success rate over seeds.",
+        "(hidden test score). Spread = standard deviation of the success rate over seeds. Last-state success "
+        "scores the workspace as the agent left it (MLAgentBench's rule) rather than its best validated version.",
         "",
         "## Per task: success rate (median improvement)",
         "",

@@ -45,6 +45,13 @@ def render_report(result: dict[str, Any], steps: list[dict[str, Any]]) -> str:
         f"- cost: ${result['cost_usd']:.4f}; escalations {result['escalations']}, "
         f"expert calls {result['expert_calls']}",
     ]
+    best, last = result.get("best"), result.get("last")
+    if best:
+        where = "the untouched baseline" if best["step"] == 0 else f"step {best['step']}"
+        lines.append(
+            f"- ended on its best validated version, from {where} (validation {best['validation']}); "
+            f"the last state scored {last['score'] if last else 'n/a'}"
+        )
     if result.get("score_error"):
         lines.append(f"- scoring error: {result['score_error']}")
     lines += [

@@ -209,7 +209,7 @@ def test_report_has_tables_and_plots(tmp_path: Path) -> None:
     Sweep(settings(tmp_path), runner, log=lambda _: None).run()
     report = write_report(tmp_path / "sweep")
     text = report.read_text()
-    assert "| cascade+expert | 2 | 100% |" in text and "| single-base | 2 | 0% |" in text
+    assert "| cascade+expert | 2 | 100% | - | 100% |" in text and "| single-base | 2 | 0% | - | 0% |" in text
     assert "![success_vs_cost.png](success_vs_cost.png)" in text
     for name in ("success_vs_cost.png", "success_by_task.png"):
         assert (tmp_path / "sweep" / name).read_bytes().startswith(b"\x89PNG")
