@@ -282,3 +282,12 @@ def test_sweep_settings_reach_every_run_and_sweep_json(tmp_path: Path) -> None:
     Sweep(settings(tmp_path, context_overrides={"use_best_snapshot": False}), runner, log=lambda _: None).run()
     assert seen and all(s == {"use_best_snapshot": False} for s in seen)
     assert json.loads((tmp_path / "sweep" / "sweep.json").read_text())["settings"] == {"use_best_snapshot": False}
+
+
+def test_parallel_cells_each_write_one_intact_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("os.cpu_count", lambda: 8)
+    runner = FakeRunner()
+    records = Sweep(settings(tmp_path, seeds=3, jobs=4), runner, log=lambda _: None).run()
+    assert len(records) == len(runner.calls) == 12
+    lines = (tmp_path / "sweep" / RESULTS_FILE).read_text().splitlines()
+    assert len(lines) == 12 and len({json.loads(line)["key"] for line in lines}) == 12
