@@ -1,4 +1,4 @@
-"""Command-line entry point: `budgetmlagent models|run|bench|tasks`.
+"""Command-line entry point: `budgetmlagent models|run|resume|bench|tasks`.
 
 Heavy modules (torch, chromadb, langchain) are imported inside the command handlers so that
 `budgetmlagent --help` stays instant.
@@ -15,6 +15,7 @@ def build_parser() -> argparse.ArgumentParser:
     from budgetmlagent import __version__
     from budgetmlagent.bench_command import add_bench_parser
     from budgetmlagent.providers.commands import add_models_parser
+    from budgetmlagent.resume_command import add_resume_parser
     from budgetmlagent.run_command import add_run_parser
     from budgetmlagent.tasks_command import add_tasks_parser
 
@@ -26,6 +27,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     add_models_parser(sub)
     add_run_parser(sub)
+    add_resume_parser(sub)
     add_bench_parser(sub)
     add_tasks_parser(sub)
     return parser

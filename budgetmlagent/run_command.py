@@ -32,7 +32,7 @@ def add_run_parser(sub: argparse._SubParsersAction) -> None:
 def run_command(args: argparse.Namespace) -> int:
     from rich.console import Console
 
-    from budgetmlagent.graph import Context, build_graph, recursion_limit
+    from budgetmlagent.graph import Context
     from budgetmlagent.graph.context import parse_settings
 
     console = Console(stderr=True, soft_wrap=True)
@@ -54,24 +54,50 @@ def run_command(args: argparse.Namespace) -> int:
         use_cascade=not args.no_cascade,
     )
     ctx = Context(**(settings | overrides))
-    inputs: dict[str, Any] = {"task_dir": str(args.task_dir)}
-    if args.out is not None:
-        inputs["run_dir"] = str(args.out)
-    graph = build_graph()
-    progress = Progress(console)
-    final: dict[str, Any] = {}
+    run_dir = Path(args.out) if args.out is not None else new_run_dir(ctx.runs_dir, args.task_dir)
+    if run_dir.exists() and any(run_dir.iterdir()):
+        console.print(f"[red]error:[/] {run_dir} is not empty; `budgetmlagent resume {run_dir}` continues a run there")
+        return 2
+    inputs: dict[str, Any] = {"task_dir": str(args.task_dir), "run_dir": str(run_dir)}
     console.print(f"[bold]budgetmlagent[/] {args.task_dir} preset={args.preset} max_steps={args.max_steps}")
-    for chunk in graph.stream(
-        inputs, context=ctx, stream_mode="values", config={"recursion_limit": recursion_limit(ctx.max_steps)}
-    ):
-        progress.show(chunk)
-        final = chunk
+    return stream_run(inputs, ctx, run_dir, console, as_json=args.json)
+
+
+def stream_run(inputs: dict[str, Any] | None, ctx: Any, run_dir: Path, console: Any, *, as_json: bool) -> int:
+    """Run (inputs) or resume (None) the graph with the run folder's checkpointer, printing progress."""
+    from budgetmlagent.graph import build_graph, recursion_limit
+    from budgetmlagent.graph.durable import open_checkpointer, thread_config
+
+    checkpointer = open_checkpointer(run_dir)
+    graph = build_graph(checkpointer=checkpointer)
+    config = thread_config(recursion_limit(ctx.max_steps))
+    progress = Progress(console)
+    if inputs is None:  # steps done before the interruption were printed by the first process
+        done = graph.get_state(config).values
+        progress.steps_seen, progress.task_shown = len(done.get("steps", [])), True
+        progress.escalations_seen = len(done.get("escalations", []))
+    final: dict[str, Any] = {}
+    try:
+        for chunk in graph.stream(inputs, context=ctx, stream_mode="values", config=config):
+            progress.show(chunk)
+            final = chunk
+    finally:
+        checkpointer.conn.close()
     result = final.get("result", {})
-    if args.json:
+    if as_json:
         print(json.dumps(result, indent=2, default=str))
     else:
         progress.verdict(result)
     return 0 if result.get("status") not in (None, "error") else 1
+
+
+def new_run_dir(runs_dir: str, task_dir: Path) -> Path:
+    """runs/<task>-<date>-<time>-<random>: the folder a new run writes everything into."""
+    import time
+    import uuid
+
+    stamp = f"{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
+    return Path(runs_dir) / f"{Path(task_dir).resolve().name}-{stamp}"
 
 
 class Progress:

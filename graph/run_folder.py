@@ -23,11 +23,17 @@ def write_json(path: Path, data: Any) -> None:
     tmp.replace(path)
 
 
-def read_trace(run_dir: str | Path) -> list[dict[str, Any]]:
-    path = Path(run_dir) / "trace.jsonl"
+def read_trace(run_dir: str | Path, name: str = "trace.jsonl") -> list[dict[str, Any]]:
+    path = Path(run_dir) / name
     if not path.exists():
         return []
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    records = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            records.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue  # blank, or torn by a kill mid-write
+    return records
 
 
 def render_report(result: dict[str, Any], steps: list[dict[str, Any]]) -> str:

@@ -10,7 +10,8 @@ from typing import Any
 from langgraph.runtime import Runtime
 
 from budgetmlagent.graph.context import Context
-from budgetmlagent.graph.run_folder import append_trace, render_report, write_json
+from budgetmlagent.graph.durable import INTERRUPTED_TRACE
+from budgetmlagent.graph.run_folder import append_trace, read_trace, render_report, write_json
 from budgetmlagent.graph.state import BestSoFar, State, TaskInfo
 from budgetmlagent.nodes.observe import STEP_RESET, current_step
 from budgetmlagent.providers.ledger import Ledger
@@ -120,6 +121,7 @@ def evaluate(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
         }
     ledger: Ledger = state.get("ledger") or Ledger()
     escalations = state.get("escalations", [])
+    interrupted = [r for r in read_trace(state["run_dir"], INTERRUPTED_TRACE) if r.get("type") == "llm_call"]
     result = {
         "task": task["name"],
         "status": status,
@@ -134,7 +136,9 @@ def evaluate(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
         "last": last,
         "best": best_result,
         "steps": len(steps),
-        "cost_usd": ledger.cost_usd,
+        # Calls of a step cut off by a kill were paid for but are not in the checkpointed ledger: count them once.
+        "cost_usd": ledger.cost_usd + sum(c.get("cost_usd") or 0.0 for c in interrupted),
+        "interrupted_llm_calls": len(interrupted),
         "tokens_per_model": ledger.by_model(),
         "llm_calls": len(ledger.calls),
         "escalations": len(escalations),

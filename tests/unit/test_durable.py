@@ -1,0 +1,105 @@
+"""Durable runs on scripted models: a run killed mid-node resumes from its checkpoint, trace and money intact."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import IMPROVED_TRAIN
+from fakes import ScriptedModels
+from test_graph_edges import code, edit, plan
+
+from budgetmlagent.graph import Context, build_graph
+from budgetmlagent.graph.durable import INTERRUPTED_TRACE, open_checkpointer, thread_config, trim_trace
+from budgetmlagent.graph.run_folder import read_trace
+from budgetmlagent.workspace.workspace import Workspace
+
+PRICED = "openai:gpt-4o"  # priced, so dollars are at stake
+LIST = plan("List Files", dir_path=".")
+FINAL = plan("Final Answer", final_answer="done")
+
+
+class Killed(BaseException):
+    """Stands in for SIGKILL: nothing in the graph catches it."""
+
+
+def context(tmp_path: Path, models: ScriptedModels) -> Context:
+    return Context(
+        planner_models=[PRICED],
+        coder_models=[PRICED],
+        debugger_models=[PRICED],
+        worker_model=PRICED,
+        use_expert=False,
+        use_retrieval=False,
+        cache_dir=str(tmp_path / "cache"),
+        chat_model_factory=models,
+    )
+
+
+def test_a_run_killed_inside_a_node_resumes_without_double_counting(
+    tiny_task: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run_dir = tmp_path / "run"
+    inputs = {"task_dir": str(tiny_task), "run_dir": str(run_dir)}
+    first = ScriptedModels({PRICED: [LIST, edit(), code(IMPROVED_TRAIN)]}, input_tokens=10_000, output_tokens=1_000)
+    real_write = Workspace.write_text
+
+    def killed_once(self: Workspace, rel: str, content: str, **kw: Any) -> str:
+        monkeypatch.setattr(Workspace, "write_text", real_write)
+        raise Killed  # the coder's model call is done and paid for; its node never finishes
+
+    monkeypatch.setattr(Workspace, "write_text", killed_once)
+    saver = open_checkpointer(run_dir)
+    with pytest.raises(Killed):
+        build_graph(checkpointer=saver).invoke(inputs, context=context(tmp_path, first), config=thread_config(200))
+    saver.conn.close()
+
+    saver = open_checkpointer(run_dir)
+    graph = build_graph(checkpointer=saver)
+    snapshot = graph.get_state(thread_config(200))
+    assert snapshot.next == ("coder",) and len(snapshot.values["steps"]) == 1
+    calls_done = len(snapshot.values["ledger"].calls)
+    assert calls_done == 2  # step 1's planner call and step 2's planner call; the coder's call was cut off
+    moved = trim_trace(run_dir, 1, calls_done)
+    assert [r["role"] for r in moved if r["type"] == "llm_call"] == ["coder"]
+
+    second = ScriptedModels({PRICED: [code(IMPROVED_TRAIN), FINAL]}, input_tokens=10_000, output_tokens=1_000)
+    state = graph.invoke(None, context=context(tmp_path, second), config=thread_config(200))
+    saver.conn.close()
+    result = state["result"]
+    assert result["status"] == "final_answer" and result["success"]
+    trace = read_trace(run_dir)
+    assert [r["step"] for r in trace if r["type"] == "step"] == [1, 2, 3]
+    calls = [r for r in trace if r["type"] == "llm_call"]
+    assert len(calls) == result["llm_calls"] == 4
+    interrupted = [r for r in read_trace(run_dir, INTERRUPTED_TRACE) if r["type"] == "llm_call"]
+    assert len(interrupted) == result["interrupted_llm_calls"] == 1
+    paid = sum(r["cost_usd"] for r in calls + interrupted)
+    assert result["cost_usd"] == pytest.approx(paid) and paid > 0  # each paid call counted exactly once
+    assert json.loads((run_dir / "result.json").read_text())["cost_usd"] == pytest.approx(paid)
+
+
+def test_trim_keeps_checkpointed_work_and_survives_a_torn_line(tmp_path: Path) -> None:
+    records = [
+        {"type": "start"},
+        {"type": "llm_call", "step": 1, "cost_usd": 1.0},
+        {"type": "step", "step": 1},
+        {"type": "llm_call", "step": 2, "cost_usd": 1.0},
+        {"type": "llm_call", "step": 2, "cost_usd": 2.0},
+        {"type": "script_run", "step": 2},
+    ]
+    text = "".join(json.dumps(r) + "\n" for r in records) + '{"type": "llm_ca'
+    (tmp_path / "trace.jsonl").write_text(text)
+    moved = trim_trace(tmp_path, steps_done=1, calls_done=2)
+    assert [r["type"] for r in read_trace(tmp_path)] == ["start", "llm_call", "step", "llm_call"]
+    assert [r.get("cost_usd") for r in moved] == [2.0, None]
+    assert len(read_trace(tmp_path, INTERRUPTED_TRACE)) == 2  # the torn line is kept aside but unreadable
+
+
+def test_resume_command_on_a_finished_or_foreign_folder(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from budgetmlagent.cli import main
+
+    assert main(["resume", str(tmp_path)]) == 2
+    assert "not a resumable run folder" in capsys.readouterr().err
