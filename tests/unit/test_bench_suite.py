@@ -11,6 +11,7 @@ from budgetmlagent.benchmarks.suite import bundled_tasks, check_task_folder, res
 from budgetmlagent.cli import main
 from budgetmlagent.workspace.errors import TaskError
 from budgetmlagent.workspace.task import TaskConfig
+from budgetmlagent.workspace.validation import read_validation_metric
 
 SUITE = {
     "adult-income", "ames-house-price", "fashion-mnist", "food-review-sentiment", "letter-recognition",
@@ -30,6 +31,8 @@ def test_the_suite_has_ten_complete_tasks() -> None:
         assert "answer" in ignored  # hidden answers and data are generated, never committed
         script = (task / "env" / config.baseline_script).read_text()
         assert f"Validation {config.metric}" in script, f"{task.name}: baseline must print its validation metric"
+        assert config.validation_pattern is not None
+        assert read_validation_metric(f"Validation {config.metric}: 0.25\n", config.validation_pattern) == 0.25
 
 
 def test_resolve_task_by_name_or_path(tmp_path: Path) -> None:
