@@ -17,6 +17,14 @@ def append_trace(run_dir: str | None, record: dict[str, Any]) -> None:
         fh.write(json.dumps(record, default=str) + "\n")
 
 
+def emit(runtime: Any, run_dir: str | None, record: dict[str, Any]) -> None:
+    """Append a trace record and stream it live (stream_mode="custom"): step, action, model, cost."""
+    append_trace(run_dir, record)
+    writer = getattr(runtime, "stream_writer", None)
+    if writer is not None:
+        writer(json.loads(json.dumps(record, default=str)))  # plain JSON, as the server sends it
+
+
 def write_json(path: Path, data: Any) -> None:
     tmp = path.with_suffix(path.suffix + ".tmp")
     tmp.write_text(json.dumps(data, indent=2, default=str) + "\n", encoding="utf-8")

@@ -8,7 +8,7 @@ from typing import Any
 from langgraph.runtime import Runtime
 
 from budgetmlagent.graph.context import Context
-from budgetmlagent.graph.run_folder import append_trace
+from budgetmlagent.graph.run_folder import emit
 from budgetmlagent.graph.state import State
 
 REPEAT_FEEDBACK = "You chose the same action {r} times in a row without progress; choose a different action."
@@ -29,7 +29,7 @@ def make_escalation(role: str) -> Callable[[State, Runtime[Context]], dict[str, 
             "to": lineup[old + 1],
             "reason": _reason(state, role),
         }
-        append_trace(state.get("run_dir"), {"type": "escalation", **event})
+        emit(runtime, state.get("run_dir"), {"type": "escalation", **event})
         update: dict[str, Any] = {"tiers": tiers, "failures": failures, "escalations": [event]}
         if role == "planner" and state.get("pending") is not None:  # a repeated action is discarded
             update |= {"pending": None, "planner_error": REPEAT_FEEDBACK.format(r=ctx.repeat_limit)}

@@ -11,7 +11,7 @@ from langgraph.runtime import Runtime
 
 from budgetmlagent.graph.context import Context
 from budgetmlagent.graph.durable import INTERRUPTED_TRACE
-from budgetmlagent.graph.run_folder import append_trace, read_trace, render_report, write_json
+from budgetmlagent.graph.run_folder import append_trace, emit, read_trace, render_report, write_json
 from budgetmlagent.graph.state import BestSoFar, State, TaskInfo
 from budgetmlagent.nodes.observe import STEP_RESET, current_step
 from budgetmlagent.providers.ledger import Ledger
@@ -63,7 +63,7 @@ def prepare(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     if ctx.use_best_snapshot and info["validation_pattern"]:
         save_snapshot(ws, run_dir / BEST_DIR)
         best = BestSoFar(validation=info["validation_baseline"], step=0, snapshot=str(run_dir / BEST_DIR))
-    append_trace(str(run_dir), {"type": "start", "task": info})
+    emit(runtime, str(run_dir), {"type": "start", "task": info})
     return STEP_RESET | {
         "run_id": run_id,
         "run_dir": str(run_dir),
@@ -94,7 +94,7 @@ def evaluate(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     pending = state.get("pending")
     if pending is not None and pending["action"] == "Final Answer":
         final = current_step(state) | {"observation": "Final answer submitted.", "ok": True}
-        append_trace(state.get("run_dir"), {"type": "step", **final})
+        emit(runtime, state.get("run_dir"), {"type": "step", **final})
         steps.append(final)
         update["steps"] = [final]
         status = "final_answer"
@@ -150,7 +150,7 @@ def evaluate(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     run_dir = Path(state["run_dir"])
     write_json(run_dir / "result.json", result)
     (run_dir / "report.md").write_text(render_report(result, steps), encoding="utf-8")
-    append_trace(str(run_dir), {"type": "result", **result})
+    emit(runtime, str(run_dir), {"type": "result", **result})
     return update | {"status": status, "result": result}
 
 

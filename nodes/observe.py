@@ -8,7 +8,7 @@ from typing import Any
 from langgraph.runtime import Runtime
 
 from budgetmlagent.graph.context import Context
-from budgetmlagent.graph.run_folder import append_trace
+from budgetmlagent.graph.run_folder import emit
 from budgetmlagent.graph.state import State, Status, Step
 from budgetmlagent.nodes.recall import memory
 from budgetmlagent.nodes.workers import summarise_if_long
@@ -92,7 +92,9 @@ def observe(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
             action=step["action"],
             outcome="ok" if step["ok"] else "failed",
         )
-    append_trace(state.get("run_dir"), {"type": "step", **step})
+    ledger: Ledger = state.get("ledger") or Ledger()
+    progress = {"cost_usd": ledger.cost_usd, "tokens": ledger.input_tokens + ledger.output_tokens}
+    emit(runtime, state.get("run_dir"), {"type": "step", **step, **progress})
     tiers = dict(state.get("tiers", {}))
     if step["ok"]:
         tiers = {role: 0 for role in tiers}  # back to the cheap tier after a success

@@ -103,3 +103,21 @@ def test_resume_command_on_a_finished_or_foreign_folder(tmp_path: Path, capsys: 
 
     assert main(["resume", str(tmp_path)]) == 2
     assert "not a resumable run folder" in capsys.readouterr().err
+
+
+def test_progress_is_streamed_live_as_custom_events(tiny_task: Path, tmp_path: Path) -> None:
+    models = ScriptedModels({PRICED: [LIST, edit(), code(IMPROVED_TRAIN), FINAL]})
+    events = [
+        chunk
+        for mode, chunk in build_graph().stream(
+            {"task_dir": str(tiny_task), "run_dir": str(tmp_path / "run")},
+            context=context(tmp_path, models),
+            stream_mode=["custom", "values"],
+            config={"recursion_limit": 100},
+        )
+        if mode == "custom"
+    ]
+    assert [e["type"] for e in events] == ["start", "step", "step", "step", "result"]
+    step = events[2]
+    assert step["action"] == "Edit Script (AI)" and step["model"] == PRICED and step["cost_usd"] > 0
+    assert events[-1]["success"] is True and events[-1]["score"] == 0.9
