@@ -25,6 +25,9 @@ def add_run_parser(sub: argparse._SubParsersAction) -> None:
     run.add_argument(
         "--set", action="append", default=[], metavar="NAME=VALUE", help="any Context setting, e.g. lifelines=3"
     )
+    run.add_argument(
+        "--approve", action="store_true", help="ask before any script runs and before Final Answer (approve/deny/edit)"
+    )
     run.add_argument("--json", action="store_true", help="print result.json instead of the summary")
     run.set_defaults(handler=run_command)
 
@@ -52,6 +55,7 @@ def run_command(args: argparse.Namespace) -> int:
         use_retrieval=not args.no_retrieval,
         use_expert=not args.no_expert,
         use_cascade=not args.no_cascade,
+        require_approval=args.approve,
     )
     ctx = Context(**(settings | overrides))
     run_dir = Path(args.out) if args.out is not None else new_run_dir(ctx.runs_dir, args.task_dir)
@@ -65,6 +69,8 @@ def run_command(args: argparse.Namespace) -> int:
 
 def stream_run(inputs: dict[str, Any] | None, ctx: Any, run_dir: Path, console: Any, *, as_json: bool) -> int:
     """Run (inputs) or resume (None) the graph with the run folder's checkpointer, printing progress."""
+    from langgraph.types import Command
+
     from budgetmlagent.graph import build_graph, recursion_limit
     from budgetmlagent.graph.durable import open_checkpointer, thread_config
 
@@ -77,10 +83,16 @@ def stream_run(inputs: dict[str, Any] | None, ctx: Any, run_dir: Path, console: 
         progress.steps_seen, progress.task_shown = len(done.get("steps", [])), True
         progress.escalations_seen = len(done.get("escalations", []))
     final: dict[str, Any] = {}
+    payload: Any = inputs
     try:
-        for chunk in graph.stream(inputs, context=ctx, stream_mode="values", config=config):
-            progress.show(chunk)
-            final = chunk
+        while True:
+            for chunk in graph.stream(payload, context=ctx, stream_mode="values", config=config):
+                progress.show(chunk)
+                final = chunk
+            pauses = graph.get_state(config).interrupts
+            if not pauses:
+                break
+            payload = Command(resume=ask_person(console, pauses[0].value))
     finally:
         checkpointer.conn.close()
     result = final.get("result", {})
@@ -89,6 +101,27 @@ def stream_run(inputs: dict[str, Any] | None, ctx: Any, run_dir: Path, console: 
     else:
         progress.verdict(result)
     return 0 if result.get("status") not in (None, "error") else 1
+
+
+def ask_person(console: Any, request: dict[str, Any]) -> dict[str, Any]:
+    """The CLI side of --approve: show the action, read approve / deny (with a reason) / edit (new JSON input)."""
+    console.print(
+        f"[bold yellow]approve?[/] {request['action']} {json.dumps(request['action_input'])}\n  why: {request['why']}"
+    )
+    try:
+        answer = input("[a]pprove, [d]eny, [e]dit: ").strip().lower()
+        if answer.startswith("e"):
+            text = input("new action input as JSON: ")
+            return {"decision": "edit", "action_input": json.loads(text)}
+        if answer.startswith("d"):
+            return {"decision": "deny", "reason": input("reason (the agent reads it): ").strip()}
+        if answer.startswith("a") or answer == "":
+            return {"decision": "approve"}
+        return {"decision": "deny", "reason": f"unrecognised answer {answer!r}"}
+    except EOFError:
+        return {"decision": "deny", "reason": "nobody answered (standard input closed)"}
+    except json.JSONDecodeError as exc:
+        return {"decision": "deny", "reason": f"the edited input was not JSON: {exc}"}
 
 
 def new_run_dir(runs_dir: str, task_dir: Path) -> Path:

@@ -7,12 +7,15 @@ from langgraph.graph.state import CompiledStateGraph
 
 from budgetmlagent.graph.context import Context
 from budgetmlagent.graph.routing import (
+    route_after_approval,
     route_after_executor,
     route_after_observe,
     route_after_planner,
     route_after_prepare,
+    route_to_run,
 )
 from budgetmlagent.graph.state import InputState, State
+from budgetmlagent.nodes.approval import approval
 from budgetmlagent.nodes.coder import coder
 from budgetmlagent.nodes.debugger import debugger
 from budgetmlagent.nodes.escalation import make_escalation
@@ -39,6 +42,7 @@ def build_graph(*, checkpointer: object | None = None, name: str = "budgetmlagen
     builder.add_node("escalate_coder", make_escalation("coder"))
     builder.add_node("worker", worker)
     builder.add_node("executor", executor)
+    builder.add_node("approval", approval)
     builder.add_node("debugger", debugger)
     builder.add_node("escalate_debugger", make_escalation("debugger"))
     builder.add_node("observe", observe)
@@ -50,11 +54,12 @@ def build_graph(*, checkpointer: object | None = None, name: str = "budgetmlagen
     builder.add_edge("escalate_planner", "planner")
     builder.add_edge("expert", "observe")
     builder.add_edge("escalate_coder", "coder")
-    builder.add_edge("coder", "executor")
+    builder.add_conditional_edges("coder", route_to_run)
     builder.add_edge("worker", "observe")
     builder.add_conditional_edges("executor", route_after_executor)
     builder.add_edge("escalate_debugger", "debugger")
-    builder.add_edge("debugger", "executor")
+    builder.add_conditional_edges("debugger", route_to_run)
+    builder.add_conditional_edges("approval", route_after_approval)
     builder.add_conditional_edges("observe", route_after_observe)
     builder.add_edge("evaluate", END)
     return builder.compile(checkpointer=checkpointer, name=name)  # type: ignore[arg-type]

@@ -78,6 +78,10 @@ class Context:
         default=True,
         metadata={"description": "Reject improvement claims no measured metric backs, and unverified Final Answers."},
     )
+    require_approval: bool = field(
+        default=False,
+        metadata={"description": "Pause for a person before any script runs and before Final Answer (interrupt)."},
+    )
     use_stuck_detection: bool = field(
         default=True,
         metadata={"description": "Escalate on the same action with the same observation; without it, same action."},

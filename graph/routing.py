@@ -9,6 +9,7 @@ from langgraph.runtime import Runtime
 
 from budgetmlagent.graph.context import Context
 from budgetmlagent.graph.state import State
+from budgetmlagent.nodes.approval import needs_approval
 from budgetmlagent.nodes.observe import limit_reached
 from budgetmlagent.nodes.planner import EDIT_ACTIONS, WORKER_ACTIONS
 from budgetmlagent.workspace.actions import TIME_LIMIT_MARK
@@ -55,6 +56,7 @@ def route_after_planner(
     "escalate_coder",
     "worker",
     "executor",
+    "approval",
     "observe",
     "evaluate",
 ]:
@@ -70,6 +72,8 @@ def route_after_planner(
     if repeated_action(state, ctx) and can_escalate(state, ctx, "planner"):
         return "escalate_planner"
     action = pending["action"]
+    if needs_approval(state, ctx):
+        return "approval"  # Execute Script or Final Answer, when a person must approve
     if action == "Final Answer":
         return "evaluate"
     if action == "Ask Expert":
@@ -98,3 +102,17 @@ def route_after_executor(
 
 def route_after_observe(state: State) -> Literal["planner", "evaluate"]:
     return "planner" if state.get("status") == "running" else "evaluate"
+
+
+def route_to_run(state: State, runtime: Runtime[Context]) -> Literal["approval", "executor"]:
+    """After the coder or debugger: the edited script runs next, once a person approves if they must."""
+    return "approval" if needs_approval(state, runtime.context) else "executor"
+
+
+def route_after_approval(state: State) -> Literal["executor", "observe", "evaluate"]:
+    if not state.get("approved"):
+        return "observe"  # denied: the step closes with the reason as its observation
+    pending = state.get("pending")
+    if state.get("to_run") is None and pending is not None and pending["action"] == "Final Answer":
+        return "evaluate"
+    return "executor"

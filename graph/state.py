@@ -96,6 +96,7 @@ class State(InputState, total=False):
     dirty_scripts: list[str]
     edits_made: int
     best: BestSoFar | None
+    approved: bool
     # (step, value) of every validation metric a run printed, for claims and the report.
     measured: Annotated[list[tuple[int, float]], operator.add]
     escalations: Annotated[list[dict[str, Any]], operator.add]

@@ -29,6 +29,7 @@ STEP_RESET: dict[str, Any] = {
     "last_run": None,
     "debug_attempts": 0,
     "pre_edit": None,
+    "approved": False,
 }
 
 

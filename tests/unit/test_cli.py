@@ -40,3 +40,39 @@ def test_run_on_a_missing_task_is_a_clean_error(tmp_path: Path, capsys: pytest.C
     assert code == 1
     assert (tmp_path / "out" / "result.json").exists()
     assert "error" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("typed", "decision"),
+    [
+        (["a"], {"decision": "approve"}),
+        ([""], {"decision": "approve"}),
+        (["d", "use fewer epochs"], {"decision": "deny", "reason": "use fewer epochs"}),
+        (["e", '{"script_name": "other.py"}'], {"decision": "edit", "action_input": {"script_name": "other.py"}}),
+        (["e", "not json"], {"decision": "deny"}),
+        (["x"], {"decision": "deny", "reason": "unrecognised answer 'x'"}),
+    ],
+)
+def test_the_approval_prompt(monkeypatch: pytest.MonkeyPatch, typed: list[str], decision: dict) -> None:
+    from rich.console import Console
+
+    from budgetmlagent.run_command import ask_person
+
+    answers = iter(typed)
+    monkeypatch.setattr("builtins.input", lambda _prompt="": next(answers))
+    request = {"action": "Execute Script", "action_input": {"script_name": "train.py"}, "why": "test it"}
+    got = ask_person(Console(file=open("/dev/null", "w")), request)  # noqa: SIM115
+    assert got.items() >= decision.items()
+
+
+def test_approval_prompt_without_a_person_denies(monkeypatch: pytest.MonkeyPatch) -> None:
+    from rich.console import Console
+
+    from budgetmlagent.run_command import ask_person
+
+    def closed(_prompt: str = "") -> str:
+        raise EOFError
+
+    monkeypatch.setattr("builtins.input", closed)
+    request = {"action": "Final Answer", "action_input": {}, "why": "done"}
+    assert ask_person(Console(file=open("/dev/null", "w")), request)["decision"] == "deny"  # noqa: SIM115

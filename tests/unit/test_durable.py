@@ -121,3 +121,54 @@ def test_progress_is_streamed_live_as_custom_events(tiny_task: Path, tmp_path: P
     step = events[2]
     assert step["action"] == "Edit Script (AI)" and step["model"] == PRICED and step["cost_usd"] > 0
     assert events[-1]["success"] is True and events[-1]["score"] == 0.9
+
+
+def approval_run(tiny_task: Path, tmp_path: Path, replies: list[Any], answers: list[Any]) -> tuple[Any, list[Any]]:
+    """Run with require_approval, answering each pause from `answers`; returns the final state and the pauses."""
+    from langgraph.checkpoint.memory import InMemorySaver
+    from langgraph.types import Command
+
+    models = ScriptedModels({PRICED: replies})
+    ctx = context(tmp_path, models)
+    ctx.require_approval, ctx.max_steps = True, 2
+    graph = build_graph(checkpointer=InMemorySaver())
+    config = {"configurable": {"thread_id": "t"}, "recursion_limit": 200}
+    pauses: list[Any] = []
+    state = graph.invoke({"task_dir": str(tiny_task), "run_dir": str(tmp_path / "run")}, context=ctx, config=config)
+    while "__interrupt__" in state:
+        pauses.append(state["__interrupt__"][0].value)
+        state = graph.invoke(Command(resume=answers[len(pauses) - 1]), context=ctx, config=config)
+    return state, pauses
+
+
+RUN = plan("Execute Script", script_name="train.py")
+
+
+def test_approval_pauses_before_scripts_and_final_answer(tiny_task: Path, tmp_path: Path) -> None:
+    replies = [edit(), code(IMPROVED_TRAIN), FINAL]
+    state, pauses = approval_run(tiny_task, tmp_path, replies, [{"decision": "approve"}] * 2)
+    assert [(p["action"], p["why"]) for p in pauses] == [
+        ("Execute Script", "runs the script just edited"),
+        ("Final Answer", "now Final Answer"),
+    ]
+    assert state["result"]["status"] == "final_answer" and state["result"]["success"]
+
+
+def test_a_denied_action_closes_the_step_with_the_reason(tiny_task: Path, tmp_path: Path) -> None:
+    state, pauses = approval_run(tiny_task, tmp_path, [RUN, LIST], ["deny"])
+    assert len(pauses) == 1 and pauses[0]["action"] == "Execute Script"
+    step = state["steps"][0] if "steps" in state else None
+    assert step is not None and not step["ok"]
+    assert step["observation"] == "A person denied this action: no reason given"
+    assert not (tmp_path / "run" / "workspace" / "submission.csv").exists()  # the script never ran
+
+
+def test_an_edited_action_runs_as_edited(tiny_task: Path, tmp_path: Path) -> None:
+    (tiny_task / "env" / "other.py").write_text("print('the other script ran')\n")
+    answer = {"decision": "edit", "action_input": {"script_name": "other.py"}}
+    state, _ = approval_run(tiny_task, tmp_path, [RUN, LIST], [answer])
+    step = state["steps"][0]
+    assert step["ok"] and "the other script ran" in step["observation"]
+    bad = {"decision": "edit", "action_input": {"script_name": "missing.py"}}
+    state, _ = approval_run(tiny_task, tmp_path / "b", [RUN, LIST], [bad])
+    assert "the edited input was invalid" in state["steps"][0]["observation"]
