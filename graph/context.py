@@ -5,13 +5,21 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
+
+from pydantic import Field as PydanticField
 
 from budgetmlagent.graph.presets import ModelLineup, resolve_preset
 
 
 def _default_cache() -> str:
     return os.environ.get("BUDGETMLAGENT_CACHE", str(Path.home() / ".cache" / "budgetmlagent"))
+
+
+# LangGraph Studio shows fields annotated with this as model pickers (the LangGraph templates' habit); the
+# pydantic form puts the same mark into the context JSON schema the server publishes.
+_LLM_MARK = {"__template_metadata__": {"kind": "llm"}}
+LLM_FIELD = PydanticField(json_schema_extra=_LLM_MARK)
 
 
 @dataclass(kw_only=True)
@@ -22,13 +30,21 @@ class Context:
         default="local",
         metadata={"description": "Model line-up: `local` (offline), `paper`, or `single:<spec>`."},
     )
-    planner_models: list[str] | None = field(
-        default=None, metadata={"description": "Override the planner cascade (cheapest first)."}
+    planner_models: Annotated[list[str] | None, LLM_FIELD] = field(
+        default=None, metadata={"description": "Override the planner cascade (model specs, cheapest first)."}
     )
-    coder_models: list[str] | None = field(default=None, metadata={"description": "Override the coder cascade."})
-    debugger_models: list[str] | None = field(default=None, metadata={"description": "Override the debugger cascade."})
-    worker_model: str | None = field(default=None, metadata={"description": "Override the worker model."})
-    expert_model: str | None = field(default=None, metadata={"description": "Override the expert model."})
+    coder_models: Annotated[list[str] | None, LLM_FIELD] = field(
+        default=None, metadata={"description": "Override the coder cascade (model specs, cheapest first)."}
+    )
+    debugger_models: Annotated[list[str] | None, LLM_FIELD] = field(
+        default=None, metadata={"description": "Override the debugger cascade (model specs, cheapest first)."}
+    )
+    worker_model: Annotated[str | None, LLM_FIELD] = field(
+        default=None, metadata={"description": "Override the worker model (a spec such as local:qwen2.5-coder-0.5b)."}
+    )
+    expert_model: Annotated[str | None, LLM_FIELD] = field(
+        default=None, metadata={"description": "Override the expert model (a spec such as openai:gpt-4o)."}
+    )
     tries_per_tier: list[int] = field(
         default_factory=lambda: [3, 1],
         metadata={"description": "m: invalid replies tolerated per tier before escalating (last value repeats)."},
@@ -54,8 +70,12 @@ class Context:
         default=2, metadata={"description": "Edits that broke the script before the coder escalates."}
     )
     retrieval_k: int = field(default=3, metadata={"description": "Older steps retrieved into the prompt."})
-    planning_temperature: float = 0.2
-    worker_temperature: float = 0.01
+    planning_temperature: float = field(
+        default=0.2, metadata={"description": "Temperature of planner and expert calls (the paper's 0.2)."}
+    )
+    worker_temperature: float = field(
+        default=0.01, metadata={"description": "Temperature of coder, debugger and worker calls (the paper's 0.01)."}
+    )
     max_output_tokens: int = field(default=700, metadata={"description": "Planner/worker reply cap."})
     code_output_tokens: int = field(default=2500, metadata={"description": "Coder/debugger reply cap."})
     use_retrieval: bool = field(default=True, metadata={"description": "Retrieve older steps (Chroma)."})
@@ -94,7 +114,7 @@ class Context:
     cache_dir: str = field(
         default_factory=_default_cache, metadata={"description": "Baseline-score cache and the like."}
     )
-    seed: int = 0
+    seed: int = field(default=0, metadata={"description": "Run seed (recorded; benchmark repeats use 0..N-1)."})
     # (spec, temperature, max_tokens) -> chat model. Typed Any: a callable has no JSON schema for Studio.
     chat_model_factory: Any = field(
         default=None, metadata={"description": "Testing hook: build chat models from specs."}

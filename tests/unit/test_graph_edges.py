@@ -266,3 +266,13 @@ def test_repeating_the_action_that_just_failed_is_rejected(tiny_task: Path, tmp_
     )
     assert "failed in your last step" in models.calls(BASE)[3]["messages"][-1].content
     assert [s["action"] for s in state["steps"]] == ["Edit Script (AI)", "List Files"]
+
+
+def test_studio_sees_a_small_input_and_described_settings_with_model_pickers() -> None:
+    graph = build_graph()
+    assert set(graph.get_input_jsonschema()["properties"]) == {"task_dir", "run_dir"}
+    settings = graph.get_context_jsonschema()["properties"]
+    undescribed = [name for name, prop in settings.items() if not prop.get("description")]
+    assert undescribed == [], undescribed
+    pickers = {name for name, prop in settings.items() if "__template_metadata__" in prop}
+    assert pickers == {"planner_models", "coder_models", "debugger_models", "worker_model", "expert_model"}
