@@ -84,3 +84,94 @@ def test_a_thread_runs_to_a_clean_verdict(server: str, tmp_path: Path) -> None:
     )
     assert state["status"] == "error" and "no-such-task" in state["result"]["error"]
     assert list((tmp_path / "runs").glob("*/result.json"))
+
+
+TITANIC = REPO / "benchmarks" / "tasks" / "titanic"
+
+
+def test_a_local_run_streams_live_progress_through_the_sdk(server: str, tmp_path: Path) -> None:
+    from langgraph_sdk import get_sync_client
+
+    client = get_sync_client(url=server)
+    thread = client.threads.create()
+    context = {
+        "max_steps": 2,
+        "runs_dir": str(tmp_path / "runs"),
+        "memory_dir": str(tmp_path / "memory"),
+        "cache_dir": str(tmp_path / "cache"),
+        "code_output_tokens": 1200,
+    }
+    events = []
+    for part in client.runs.stream(
+        thread["thread_id"],
+        "budgetmlagent",
+        input={"task_dir": str(TITANIC)},
+        context=context,
+        stream_mode=["custom", "values"],
+    ):
+        if part.event == "custom":
+            events.append(part.data)
+    kinds = [e["type"] for e in events]
+    assert kinds[0] == "start" and kinds[-1] == "result" and kinds.count("step") >= 1
+    step = next(e for e in events if e["type"] == "step")
+    assert step["action"] and step["model"].startswith("local:") and "cost_usd" in step and step["tokens"] > 0
+    values = client.threads.get_state(thread["thread_id"])["values"]
+    assert values["result"]["status"] in ("step_cap", "final_answer") and values["result"]["score"] is not None
+    assert values["result"]["baseline"] == pytest.approx(0.6997, abs=1e-3)
+
+
+def test_approval_interrupts_are_answered_through_the_server(server: str, tmp_path: Path) -> None:
+    from langgraph_sdk import get_sync_client
+
+    from budgetmlagent.providers.testing import FakeChatServer
+
+    task = tmp_path / "task"
+    (task / "env").mkdir(parents=True)
+    (task / "scripts").mkdir()
+    (task / "env" / "train.py").write_text("open('submission.csv', 'w').write('0.5')\nprint('ran')\n")
+    (task / "scripts" / "eval.py").write_text(
+        "from pathlib import Path\n\n\ndef get_score(folder):\n"
+        "    return float((Path(folder) / 'submission.csv').read_text())\n"
+    )
+    (task / "scripts" / "research_problem.txt").write_text("Improve the score.")
+    run = {
+        "reflection": "r",
+        "research_plan_and_status": "p",
+        "fact_check": "f",
+        "thought": "run it",
+        "action": {"name": "Execute Script", "input": {"script_name": "train.py"}},
+    }
+    fake = FakeChatServer().start()
+    try:
+        fake.reply(json.dumps(run)).reply(json.dumps(run))
+        spec = f"openai_compatible:fake@{fake.base_url()}"
+        context = {
+            "planner_models": [spec],
+            "coder_models": [spec],
+            "debugger_models": [spec],
+            "worker_model": spec,
+            "use_expert": False,
+            "use_retrieval": False,
+            "require_approval": True,
+            "max_steps": 2,
+            "runs_dir": str(tmp_path / "runs"),
+            "cache_dir": str(tmp_path / "cache"),
+        }
+        client = get_sync_client(url=server)
+        thread_id = client.threads.create()["thread_id"]
+        client.runs.wait(thread_id, "budgetmlagent", input={"task_dir": str(task)}, context=context)
+        paused = client.threads.get_state(thread_id)
+        assert paused["next"] == ["approval"]
+        assert paused["tasks"][0]["interrupts"][0]["value"]["action"] == "Execute Script"
+        client.runs.wait(thread_id, "budgetmlagent", command={"resume": {"decision": "approve"}}, context=context)
+        client.runs.wait(
+            thread_id, "budgetmlagent", command={"resume": {"decision": "deny", "reason": "once is enough"}},
+            context=context,
+        )  # fmt: skip
+        values = client.threads.get_state(thread_id)["values"]
+    finally:
+        fake.stop()
+    first, second = values["steps"]
+    assert first["ok"] and "ran" in first["observation"]
+    assert not second["ok"] and second["observation"] == "A person denied this action: once is enough"
+    assert values["result"]["status"] == "step_cap" and values["result"]["score"] == 0.5
