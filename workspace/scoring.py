@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from budgetmlagent.workspace.sandbox import run_process, run_script, scrub_env, truncate_middle
+from budgetmlagent.workspace.sandbox import run_process, run_script, sandbox_env, truncate_middle
 from budgetmlagent.workspace.task import Direction, Task
 from budgetmlagent.workspace.validation import read_validation_metric
 from budgetmlagent.workspace.workspace import Workspace
@@ -20,9 +20,11 @@ SUCCESS_THRESHOLD = 0.10
 # Keeps an exact +10 % (0.55 over 0.5 computes as 0.10000000000000009) from counting as "more than".
 _EPSILON = 1e-9
 _SCORE_MARKER = "__BUDGETMLAGENT_SCORE__"
-# Runs inside scripts/ so eval.py finds its answer files by relative path, as MLAgentBench expects.
+# Starts in a scratch folder (the only writable place in the sandbox), then moves into scripts/ so eval.py
+# finds its answer files by relative path, as MLAgentBench expects; scripts/ and the workspace stay read-only.
 _SCORER = f"""
-import importlib.util, json, math, sys
+import importlib.util, json, math, os, sys
+os.chdir(sys.argv[2])
 spec = importlib.util.spec_from_file_location("eval", "eval.py")
 module = importlib.util.module_from_spec(spec)
 sys.modules["eval"] = module
@@ -61,22 +63,29 @@ class Verdict:
     reason: str = ""
 
 
-def score_workspace(task: Task, folder: Path, *, timeout_s: float = 600) -> ScoreResult:
+def score_workspace(
+    task: Task, folder: Path, *, timeout_s: float = 600, memory_limit_mb: int | None = 8192
+) -> ScoreResult:
     """Run get_score(folder) from scripts/eval.py in a subprocess with cwd = scripts/."""
     if not task.has_eval:
         return ScoreResult(None, f"task {task.name} has no scripts/eval.py to score with")
     folder = Path(folder).resolve()
     if not folder.is_dir():
         return ScoreResult(None, f"workspace folder {folder} does not exist")
-    env = scrub_env(dict(os.environ))
-    env["PYTHONDONTWRITEBYTECODE"] = "1"
-    run = run_process(
-        [sys.executable, "-c", _SCORER, str(folder)],
-        cwd=task.scripts_dir,
-        env=env,
-        timeout_s=timeout_s,
-        max_output_chars=4000,
-    )
+    # eval.py may import the agent's code (timing tasks): score in the same sandbox scripts run in, with
+    # no network, limits, and nothing writable but a scratch folder, so answers cannot be tampered with.
+    with tempfile.TemporaryDirectory(prefix="budgetmlagent-score-") as scratch:
+        run = run_process(
+            [sys.executable, "-c", _SCORER, str(folder), str(task.scripts_dir.resolve())],
+            cwd=Path(scratch),
+            env=sandbox_env(Path(scratch)),
+            timeout_s=timeout_s,
+            memory_limit_mb=memory_limit_mb,
+            cpu_limit_s=timeout_s * (os.cpu_count() or 1) + 10,
+            isolate_network=True,
+            confine_filesystem=True,
+            max_output_chars=4000,
+        )
     if run.timed_out:
         return ScoreResult(None, f"eval.py did not finish within {timeout_s:g} s", seconds=run.seconds)
     if run.returncode != 0:

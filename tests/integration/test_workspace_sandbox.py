@@ -237,3 +237,22 @@ def test_titanic_baseline_measured_cached_and_improvable(tmp_path: Path) -> None
     assert result.success, (improved.score, first.score)
     assert not (task.env_dir / "submission.csv").exists()
     print(f"titanic baseline {first.score:.4f} improved {improved.score:.4f} ({result.improvement:+.1%})")
+
+
+@confined_only
+def test_scoring_code_cannot_change_answers_or_the_workspace(tiny_task: Path, tmp_path: Path) -> None:
+    # eval.py of timing tasks imports the agent's code: whatever runs while scoring is sandboxed too
+    (tiny_task / "scripts" / "answer.txt").write_text("0.5")
+    (tiny_task / "scripts" / "eval.py").write_text(
+        "from pathlib import Path\n\n\ndef get_score(folder):\n"
+        "    for target in (Path('answer.txt'), Path(folder) / 'train.py'):\n"
+        "        try:\n            target.write_text('tampered')\n"
+        "        except OSError as exc:\n            print('refused', target.name, type(exc).__name__)\n"
+        "    return float(Path('answer.txt').read_text())\n"
+    )
+    task = load_task(tiny_task)
+    ws = Workspace.create(task, tmp_path / "ws")
+    result = score_workspace(task, ws.root, timeout_s=60)
+    assert result.score == 0.5, result.error
+    assert (tiny_task / "scripts" / "answer.txt").read_text() == "0.5"
+    assert "tampered" not in (ws.root / "train.py").read_text()
