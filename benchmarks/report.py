@@ -75,21 +75,16 @@ def aggregate(records: Sequence[dict[str, Any]]) -> dict[str, Any]:
 
 
 def prompt_tokens_by_step(records: Sequence[dict[str, Any]]) -> dict[str, dict[str, int]]:
-    """Median planner prompt tokens per step bucket, with retrieval (+R) and without."""
-    buckets: dict[str, dict[int, list[int]]] = {"with retrieval": defaultdict(list), "without": defaultdict(list)}
+    """Median planner prompt tokens per step bucket, per configuration (compare X with X+R)."""
+    buckets: dict[str, dict[int, list[int]]] = defaultdict(lambda: defaultdict(list))
     for r in records:
-        side = "with retrieval" if str(r["config"]).endswith("+R") else "without"
         for index, tokens in enumerate((r.get("stats") or {}).get("planner_prompt_tokens") or []):
             if tokens:
-                buckets[side][index // STEP_BUCKET].append(tokens)
-    table: dict[str, dict[str, int]] = {}
-    for side, by_bucket in buckets.items():
-        if by_bucket:
-            table[side] = {
-                f"steps {b * STEP_BUCKET + 1}-{(b + 1) * STEP_BUCKET}": int(median(v))
-                for b, v in sorted(by_bucket.items())
-            }
-    return table
+                buckets[str(r["config"])][index // STEP_BUCKET].append(tokens)
+    return {
+        config: {_bucket_name(b): int(median(v)) for b, v in sorted(by_bucket.items())}
+        for config, by_bucket in buckets.items()
+    }
 
 
 def _bucket_name(bucket: int) -> str:
@@ -262,7 +257,7 @@ def render_markdown(
         lines += [
             "## Planner prompt tokens per step (median)",
             "",
-            "| | " + " | ".join(buckets) + " |",
+            "| configuration | " + " | ".join(buckets) + " |",
             "|---|" + "---|" * len(buckets),
         ]
         lines += [f"| {side} | " + " | ".join(str(v.get(b, "-")) for b in buckets) + " |" for side, v in tokens.items()]

@@ -194,14 +194,14 @@ def test_aggregation_means_over_seeds_with_spread() -> None:
     assert base["success_rate"] == 0.0 and base["success_spread"] is None and base["no_score"] == 1
 
 
-def test_prompt_tokens_are_bucketed_by_step_with_and_without_retrieval() -> None:
+def test_prompt_tokens_are_bucketed_by_step_per_configuration() -> None:
     records = [
         record("a", "cascade+expert+R", 0, True, prompts=[1000, 1100, 1200, 1300, 1250]),
         record("a", "cascade+expert", 0, True, prompts=[1000, 1500, 2000, 2500]),
     ]
     table = prompt_tokens_by_step(records)
-    assert table["with retrieval"] == {"steps 1-3": 1100, "steps 4-6": 1275}
-    assert table["without"] == {"steps 1-3": 1500, "steps 4-6": 2500}
+    assert table["cascade+expert+R"] == {"steps 1-3": 1100, "steps 4-6": 1275}
+    assert table["cascade+expert"] == {"steps 1-3": 1500, "steps 4-6": 2500}
 
 
 def test_report_has_tables_and_plots(tmp_path: Path) -> None:
