@@ -275,7 +275,8 @@ def render_markdown(
     if failed:
         lines += ["## Runs without a score", ""]
         for r in failed:
-            why = r.get("error") or r.get("score_error") or r.get("status")
-            lines.append(f"- {r['key']}: {str(why).splitlines()[0][:200] if why else '?'}")
+            why = str(r.get("error") or r.get("score_error") or r.get("status") or "?")
+            reason = [line.strip() for line in why.splitlines() if line.strip()]  # a traceback's last line says why
+            lines.append(f"- {r['key']} ({r.get('status')}): {reason[-1][:200] if reason else '?'}")
         lines.append("")
     return "\n".join(lines)
