@@ -96,7 +96,11 @@ def test_openai_compatible_defaults_key_and_uses_base_url(monkeypatch: pytest.Mo
 
 
 def test_local_spec_checks_catalogue_and_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import budgetmlagent.providers.local_server as local_server
+
     monkeypatch.setenv(MODELS_DIR_ENV, str(tmp_path))
+    # an integration test earlier in the same process may have started the real server: it is reused
+    monkeypatch.setattr(local_server, "_SERVERS", {})
     with pytest.raises(CatalogueError, match=r"qwen2\.5-coder-0\.5b"):
         load_chat_model("local:no-such-model")
     with pytest.raises(ModelNotInstalledError, match=r"models install qwen2\.5-coder-1\.5b"):
