@@ -59,7 +59,9 @@ demo: setup
 clean-venv:
 	rm -rf $(VENV)
 
-# The committed local sweep (about an hour on 2 cores); re-running resumes it.
-BENCH_ARGS ?= --out benchmarks/results/local-sweep
+# The committed local sweep (about 80 minutes on 2 cores); re-running resumes it (finished cells are kept).
+BENCH_ARGS ?= --tasks titanic adult-income telecom-churn food-review-sentiment \
+	--configs single-base single-expert cascade+expert cascade+expert+R --max-steps 15 --wall-clock 240 \
+	--out benchmarks/results/local-sweep
 bench: setup
 	$(BMA) bench $(BENCH_ARGS)
