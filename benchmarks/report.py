@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections import defaultdict
 from collections.abc import Sequence
 from pathlib import Path
@@ -197,8 +198,6 @@ def _top_tokens(tokens: dict[str, float]) -> float:
 
 
 def _size_hint(model: str) -> float:
-    import re
-
     found = re.findall(r"(\d+(?:\.\d+)?)b\b", model.lower())
     return float(found[-1]) if found else 0.0
 

@@ -28,15 +28,16 @@ def list_command(args: argparse.Namespace) -> int:
     from budgetmlagent.benchmarks.suite import bundled_tasks
     from budgetmlagent.workspace.task import CONFIG_FILE
 
+    tasks = bundled_tasks()
     rows = []
-    for path in bundled_tasks():
+    for path in tasks:
         config = json.loads((path / "scripts" / CONFIG_FILE).read_text(encoding="utf-8"))
         prepared = "prepared" if (path / "scripts" / "prepared").exists() else "not prepared"
         rows.append((path.name, f"{config['metric']} ({config['direction']} is better)", prepared))
     width = max((len(r[0]) for r in rows), default=4)
     for name, metric, prepared in rows:
         print(f"{name:<{width}}  {metric:<34} {prepared}")
-    print(f"{len(rows)} tasks in {bundled_tasks()[0].parent if rows else 'benchmarks/tasks'}")
+    print(f"{len(rows)} tasks in {tasks[0].parent if tasks else 'benchmarks/tasks'}")
     return 0
 
 

@@ -178,8 +178,9 @@ def unknown_references(code: str, ws: Workspace) -> str | None:
         for key in _strings(node.slice, lists):
             if key not in columns and key not in created:
                 unknown.setdefault(rel, set()).add(key)
+    headers = dict(frames.values())  # each CSV's header, read once above
     for rel, keys in unknown.items():
-        columns = data_columns_of(ws.root / rel)
+        columns = headers[rel]
         hints = []
         for key in sorted(keys):
             close = difflib.get_close_matches(key, columns, n=1, cutoff=0.6)

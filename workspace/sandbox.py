@@ -377,6 +377,12 @@ def sandbox_env(workspace_root: Path) -> dict[str, str]:
     return env
 
 
+def cpu_backstop(timeout_s: float) -> float:
+    """A CPU-seconds limit that is a backstop only: CPU time adds up across threads, so every core may
+    be busy for the whole timeout."""
+    return timeout_s * (os.cpu_count() or 1) + 10
+
+
 def run_script(
     workspace_root: Path,
     script: str,
@@ -395,8 +401,7 @@ def run_script(
     if not path.is_relative_to(root) or not path.is_file():
         raise ValueError(f"script {script!r} is not a file inside {root}")
     if cpu_limit_s is None:
-        # A backstop only: CPU seconds add up across threads, so allow every core for the whole timeout.
-        cpu_limit_s = timeout_s * (os.cpu_count() or 1) + 10
+        cpu_limit_s = cpu_backstop(timeout_s)
     return run_process(
         [sys.executable, "-u", path.relative_to(root).as_posix()],
         cwd=root,

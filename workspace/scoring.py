@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from budgetmlagent.workspace.sandbox import run_process, run_script, sandbox_env, truncate_middle
+from budgetmlagent.workspace.sandbox import cpu_backstop, run_process, run_script, sandbox_env, truncate_middle
 from budgetmlagent.workspace.task import Direction, Task
 from budgetmlagent.workspace.validation import read_validation_metric
 from budgetmlagent.workspace.workspace import Workspace
@@ -81,7 +81,7 @@ def score_workspace(
             env=sandbox_env(Path(scratch)),
             timeout_s=timeout_s,
             memory_limit_mb=memory_limit_mb,
-            cpu_limit_s=timeout_s * (os.cpu_count() or 1) + 10,
+            cpu_limit_s=cpu_backstop(timeout_s),
             isolate_network=True,
             confine_filesystem=True,
             max_output_chars=4000,
