@@ -116,7 +116,8 @@ def test_a_local_run_streams_live_progress_through_the_sdk(server: str, tmp_path
     step = next(e for e in events if e["type"] == "step")
     assert step["action"] and step["model"].startswith("local:") and "cost_usd" in step and step["tokens"] > 0
     values = client.threads.get_state(thread["thread_id"])["values"]
-    assert values["result"]["status"] in ("step_cap", "final_answer") and values["result"]["score"] is not None
+    result = values["result"]
+    assert result["status"] in ("step_cap", "final_answer") and result["score"] is not None, result
     assert values["result"]["baseline"] == pytest.approx(0.6997, abs=1e-3)
 
 

@@ -81,6 +81,52 @@ def test_a_run_killed_inside_a_node_resumes_without_double_counting(
     assert json.loads((run_dir / "result.json").read_text())["cost_usd"] == pytest.approx(paid)
 
 
+def test_a_run_killed_between_saved_writes_and_the_next_checkpoint_still_resumes(
+    tiny_task: Path, tmp_path: Path
+) -> None:
+    """The CI failure: the planner's writes were saved, the checkpoint after them was not. `next` reads empty,
+    yet the run is not over; resume must continue it (without asking the planner again)."""
+    from langgraph.checkpoint.sqlite import SqliteSaver
+
+    from budgetmlagent.resume_command import resume_point
+
+    run_dir = tmp_path / "run"
+    inputs = {"task_dir": str(tiny_task), "run_dir": str(run_dir)}
+
+    class DiesBeforeACheckpoint(SqliteSaver):
+        def put(self, config: Any, checkpoint: Any, metadata: Any, new_versions: Any) -> Any:
+            if metadata.get("step") == 5:  # the checkpoint after step 2's planner
+                raise Killed
+            return super().put(config, checkpoint, metadata, new_versions)
+
+    saver = open_checkpointer(run_dir)
+    dying = DiesBeforeACheckpoint(saver.conn, serde=saver.serde)
+    first = ScriptedModels({PRICED: [LIST, edit()]}, input_tokens=10_000, output_tokens=1_000)
+    with pytest.raises(Killed):
+        build_graph(checkpointer=dying).invoke(
+            inputs, context=context(tmp_path, first), config=thread_config(200), durability="sync"
+        )
+    saver.conn.close()
+
+    saver = open_checkpointer(run_dir)
+    graph = build_graph(checkpointer=saver)
+    snapshot = graph.get_state(thread_config(200))
+    assert snapshot.next == () and "result" not in snapshot.values  # what fooled the old check
+    assert resume_point(snapshot.values) == "resumable"
+    assert [t.name for t in snapshot.tasks] == ["planner"] and snapshot.tasks[0].result  # done, writes saved
+    # get_state's values already hold those writes: step 2's planner call is kept, not bought again
+    assert len(snapshot.values["ledger"].calls) == 2 and len(snapshot.values["steps"]) == 1
+    moved = trim_trace(run_dir, 1, 2)
+    assert moved == []  # nothing to set aside: the planner's paid call stays in the trace
+    second = ScriptedModels({PRICED: [code(IMPROVED_TRAIN), FINAL]}, input_tokens=10_000, output_tokens=1_000)
+    state = graph.invoke(None, context=context(tmp_path, second), config=thread_config(200))
+    saver.conn.close()
+    assert state["result"]["status"] == "final_answer" and state["result"]["success"]
+    assert resume_point(state) == "finished" and resume_point({}) == "not_started"
+    assert state["result"]["llm_calls"] == 4 and state["result"]["interrupted_llm_calls"] == 0
+    assert len([r for r in read_trace(run_dir) if r["type"] == "llm_call"]) == 4  # trace and ledger agree
+
+
 def test_trim_keeps_checkpointed_work_and_survives_a_torn_line(tmp_path: Path) -> None:
     records = [
         {"type": "start"},
