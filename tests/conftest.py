@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 import textwrap
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -46,3 +47,32 @@ def tiny_task(tmp_path: Path) -> Path:
     (root / "scripts" / "read_only_files.txt").write_text("data.csv\n")
     (root / "scripts" / "budgetmlagent.json").write_text('{"metric": "score", "direction": "higher"}')
     return root
+
+
+# The adversarial suite's figures (README, "Reliability"): every test marked adversarial("category") is one
+# hostile input tried; it is handled when the test passes. The tally is printed at the end of every run.
+_ADVERSARIAL: dict[str, list[int]] = {}
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    outcome = yield
+    report = outcome.get_result()
+    marker = item.get_closest_marker("adversarial")
+    if marker is None or report.skipped:
+        return
+    if report.when == "call" or (report.when == "setup" and report.failed):
+        category = marker.args[0] if marker.args else marker.kwargs.get("category", "other")
+        tried_handled = _ADVERSARIAL.setdefault(category, [0, 0])
+        tried_handled[0] += 1
+        tried_handled[1] += int(report.passed)
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if not _ADVERSARIAL:
+        return
+    terminalreporter.section("adversarial inputs: tried / handled")
+    for category, (tried, handled) in sorted(_ADVERSARIAL.items()):
+        terminalreporter.write_line(f"{category:<24} {tried:>4} / {handled}")
+    tried, handled = (sum(v[i] for v in _ADVERSARIAL.values()) for i in (0, 1))
+    terminalreporter.write_line(f"{'total':<24} {tried:>4} / {handled}")
