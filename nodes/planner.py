@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import PurePosixPath
 from typing import Any
 
 from langchain_core.messages import HumanMessage, SystemMessage
@@ -134,9 +135,27 @@ def check_reply(state: State, ctx: Context, reply: Any) -> str | None:
         if state.get("dirty_scripts"):
             names = ", ".join(state["dirty_scripts"])
             return f"Final Answer rejected: {names} changed since it last ran successfully. Run it first."
+    if ctx.use_validity_checks:
+        wrong_suffix = edit_saved_as_other_kind(action, args)
+        if wrong_suffix is not None:
+            return wrong_suffix
     if ctx.use_validity_checks and state["task"].get("validation_pattern"):
         return unbacked_claim(state, action, reply)
     return None
+
+
+def edit_saved_as_other_kind(action: str, args: dict[str, Any]) -> str | None:
+    """An edited script saved under another kind of name cannot run and may clobber an output: the 0.5B
+    planner saved train.py's edits as submission.csv, the very file the scorer reads."""
+    if action not in EDIT_ACTIONS:
+        return None
+    script, save_name = str(args.get("script_name", "")), str(args.get("save_name", ""))
+    if PurePosixPath(script).suffix == PurePosixPath(save_name).suffix:
+        return None
+    return (
+        f"save_name {save_name!r} does not end like the script ({PurePosixPath(script).suffix or 'no suffix'}): an "
+        f"edited script must stay runnable. Save it as {script!r} or as a new {PurePosixPath(script).suffix} file."
+    )
 
 
 # Past-tense claims of progress; plans ("to improve ...") do not match.

@@ -105,6 +105,14 @@ def test_a_claim_no_measurement_backs_is_an_invalid_reply(measured_task: Path, t
     assert state["steps"][0]["action"] == "List Files"
 
 
+def test_an_edit_saved_as_another_kind_of_file_is_an_invalid_reply(measured_task: Path, tmp_path: Path) -> None:
+    clobber = plan("Edit Script (AI)", script_name="train.py", edit_instruction="x", save_name="submission.csv")
+    state, _ = run_graph(measured_task, tmp_path, {BASE: [clobber, LIST]}, max_steps=1)
+    rejected = [r for r in read_trace(Path(state["result"]["run_dir"])) if r["type"] == "rejected"]
+    assert "save_name 'submission.csv' does not end like the script (.py)" in rejected[0]["error"]
+    assert state["steps"][0]["action"] == "List Files" and state["result"]["score"] == 0.5
+
+
 def test_the_planner_sees_validation_numbers_not_the_hidden_test_score(measured_task: Path, tmp_path: Path) -> None:
     replies = {BASE: [edit("better"), code(IMPROVED_TRAIN), LIST]}
     _, models = run_graph(measured_task, tmp_path, replies, max_steps=2)
