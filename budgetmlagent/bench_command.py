@@ -6,6 +6,7 @@ import argparse
 import shlex
 import sys
 from pathlib import Path
+from typing import Any
 
 DEFAULT_TASKS = ("titanic", "adult-income", "telecom-churn", "food-review-sentiment", "vectorize-conv2d")
 
@@ -42,23 +43,15 @@ def add_bench_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def bench_command(args: argparse.Namespace) -> int:
-    from budgetmlagent.benchmarks.configs import ConfigError, parse_config
     from budgetmlagent.benchmarks.harness import Sweep, SweepSettings
     from budgetmlagent.benchmarks.report import write_report
-    from budgetmlagent.benchmarks.suite import resolve_task
-    from budgetmlagent.graph.context import parse_settings
-    from budgetmlagent.graph.presets import PresetError, resolve_preset
-    from budgetmlagent.workspace.errors import TaskError
+    from budgetmlagent.preflight import BadInput
 
     try:
-        tasks = [resolve_task(name) for name in args.tasks]
-        for name in args.configs:
-            parse_config(name)
-        resolve_preset(args.preset)
-        overrides = parse_settings(args.set)
-    except (TaskError, ConfigError, PresetError, ValueError) as exc:
+        tasks, overrides = check_sweep(args)
+    except BadInput as exc:
         print(f"error: {exc}")
-        return 2
+        return exc.exit_code
     if not args.report_only:
         settings = SweepSettings(
             tasks=tasks,
@@ -85,3 +78,54 @@ def bench_command(args: argparse.Namespace) -> int:
         return 1
     print(f"report: {report}")
     return 0
+
+
+def check_sweep(args: argparse.Namespace) -> tuple[list[Path], dict[str, Any]]:
+    """Task folders and `--set` overrides of a sweep, after refusing anything that would fail every cell."""
+    from budgetmlagent.benchmarks.configs import ConfigError, parse_config
+    from budgetmlagent.benchmarks.suite import resolve_task
+    from budgetmlagent.graph.context import parse_settings
+    from budgetmlagent.graph.presets import PresetError, resolve_preset
+    from budgetmlagent.preflight import BadInput, static_task_problems
+    from budgetmlagent.workspace.errors import TaskError
+
+    try:
+        tasks = [resolve_task(name) for name in args.tasks]
+        configs = [parse_config(name) for name in args.configs]
+        resolve_preset(args.preset)
+        overrides = parse_settings(args.set)
+    except (TaskError, ConfigError, PresetError, ValueError) as exc:
+        raise BadInput(str(exc)) from None
+    for flag, value in (("--seeds", args.seeds), ("--jobs", args.jobs)):
+        if value < 1:
+            raise BadInput(f"{flag} {value}: must be 1 or more")
+    for path in tasks:
+        problems = static_task_problems(path)
+        if problems:
+            raise BadInput(f"task {path.name}: {problems[0]} (`budgetmlagent tasks check {path}` lists all)")
+    if not args.report_only:
+        for config in configs:
+            check_cell_settings(args, config.context_settings(args.preset) | overrides, config.name)
+    return tasks, overrides
+
+
+def check_cell_settings(args: argparse.Namespace, settings: dict[str, Any], config_name: str) -> None:
+    """The Context one configuration's cells will run with (as the harness builds it) is usable."""
+    from budgetmlagent.graph import Context
+    from budgetmlagent.preflight import BadInput, check_context, check_local_models_installed
+
+    values = {
+        "max_steps": args.max_steps,
+        "budget_usd": args.budget_usd,
+        "wall_clock_s": args.wall_clock,
+        "script_timeout_s": args.script_timeout,
+        "lifelines": args.lifelines,
+    }
+    try:
+        ctx = Context(**(values | settings))
+        check_context(ctx)
+        check_local_models_installed(ctx)
+    except ValueError as exc:  # a BUDGETMLAGENT_* variable that does not parse
+        raise BadInput(str(exc)) from None
+    except BadInput as exc:
+        raise BadInput(f"configuration {config_name}: {exc}") from None

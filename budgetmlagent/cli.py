@@ -7,8 +7,12 @@ Heavy modules (torch, chromadb, langchain) are imported inside the command handl
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+import traceback
 from collections.abc import Sequence
+
+DEBUG_ENV = "BUDGETMLAGENT_DEBUG"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -45,6 +49,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:  # the last line of defence: one line that names the failure, never a traceback
+        from budgetmlagent.preflight import one_line
+
+        if os.environ.get(DEBUG_ENV):
+            traceback.print_exc()
+        print(
+            f"error: {one_line(f'{type(exc).__name__}: {exc}')} (set {DEBUG_ENV}=1 to see the traceback)",
+            file=sys.stderr,
+        )
+        return 1
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -35,15 +36,15 @@ def add_run_parser(sub: argparse._SubParsersAction) -> None:
 def run_command(args: argparse.Namespace) -> int:
     from rich.console import Console
 
-    from budgetmlagent.graph import Context
-    from budgetmlagent.graph.context import parse_settings
+    from budgetmlagent.preflight import (
+        TASK_EXIT,
+        BadInput,
+        check_local_models_installed,
+        check_task,
+        context_from,
+    )
 
-    console = Console(stderr=True, soft_wrap=True)
-    try:
-        overrides = parse_settings(args.set)
-    except ValueError as exc:
-        console.print(f"[red]error:[/] {exc}")
-        return 2
+    console = Console(stderr=True, soft_wrap=True, emoji=False, highlight=False)
     settings = dict(
         preset=args.preset,
         max_steps=args.max_steps,
@@ -57,18 +58,68 @@ def run_command(args: argparse.Namespace) -> int:
         use_cascade=not args.no_cascade,
         require_approval=args.approve,
     )
-    ctx = Context(**(settings | overrides))
-    run_dir = Path(args.out) if args.out is not None else new_run_dir(ctx.runs_dir, args.task_dir)
-    if run_dir.exists() and any(run_dir.iterdir()):
-        console.print(f"[red]error:[/] {run_dir} is not empty; `budgetmlagent resume {run_dir}` continues a run there")
-        return 2
+    try:
+        ctx = context_from(settings, args.set)
+        run_dir = Path(args.out) if args.out is not None else new_run_dir(ctx.runs_dir, args.task_dir)
+        check_run_folder(run_dir)
+    except BadInput as exc:
+        return show_error(console, str(exc), exc.exit_code)
+    try:
+        check_task(args.task_dir, ctx)  # a broken task is the run's verdict, so it is recorded even on a bare machine
+        check_local_models_installed(ctx)
+    except BadInput as exc:
+        if exc.exit_code == TASK_EXIT:  # the run's verdict: the folder says so, as a run's would
+            record_failed_start(run_dir, str(args.task_dir), str(exc))
+            return show_error(console, f"{exc} (recorded in {run_dir / 'result.json'})", exc.exit_code)
+        return show_error(console, str(exc), exc.exit_code)
     inputs: dict[str, Any] = {"task_dir": str(args.task_dir), "run_dir": str(run_dir)}
-    console.print(f"[bold]budgetmlagent[/] {args.task_dir} preset={args.preset} max_steps={args.max_steps}")
+    console.print(f"[bold]budgetmlagent[/] {escape(str(args.task_dir))} preset={escape(args.preset)} "
+                  f"max_steps={args.max_steps}")  # fmt: skip
     return stream_run(inputs, ctx, run_dir, console, as_json=args.json)
 
 
+def check_run_folder(run_dir: Path) -> None:
+    """A new run needs an empty (or new) folder it can write; a used one is resumed, never overwritten."""
+    from budgetmlagent.graph.durable import CHECKPOINT_FILE
+    from budgetmlagent.preflight import BadInput
+
+    if run_dir.exists() and not run_dir.is_dir():
+        raise BadInput(f"--out {run_dir} is a file, not a folder: give a new folder for the run")
+    if run_dir.is_dir() and any(run_dir.iterdir()):
+        if (run_dir / CHECKPOINT_FILE).is_file():
+            raise BadInput(f"{run_dir} is not empty; `budgetmlagent resume {run_dir}` continues a run there")
+        raise BadInput(f"{run_dir} is not empty and holds no run to resume: give a new --out, or empty it")
+    probe = run_dir if run_dir.is_dir() else next((p for p in run_dir.parents if p.exists()), Path("."))
+    if not os.access(probe, os.W_OK):
+        raise BadInput(f"cannot create the run folder {run_dir}: {probe} is not writable; choose another --out")
+
+
+def record_failed_start(run_dir: Path, task_dir: str, error: str) -> None:
+    """A run that cannot start still leaves its folder with a result.json that says why (as `prepare` does)."""
+    from budgetmlagent.graph.run_folder import write_json
+
+    run_dir.mkdir(parents=True, exist_ok=True)
+    write_json(run_dir / "result.json", {"task": task_dir, "status": "error", "success": False, "error": error})
+
+
+def show_error(console: Any, message: str, exit_code: int) -> int:
+    console.print(f"[red]error:[/] {escape(message)}")
+    return exit_code
+
+
+def escape(text: str) -> str:
+    """Text shown through rich as it is: `[...]` in a path or a setting is not markup."""
+    from rich.markup import escape as rich_escape
+
+    return rich_escape(text)
+
+
 def stream_run(inputs: dict[str, Any] | None, ctx: Any, run_dir: Path, console: Any, *, as_json: bool) -> int:
-    """Run (inputs) or resume (None) the graph with the run folder's checkpointer, printing progress."""
+    """Run (inputs) or resume (None) the graph with the run folder's checkpointer, printing progress.
+
+    An exception from inside the run ends the command with one line, never a traceback: the folder keeps its
+    checkpoints (so `resume` can continue), result.json says what stopped it and error.log has the traceback.
+    """
     from langgraph.types import Command
 
     from budgetmlagent.graph import build_graph, recursion_limit
@@ -78,13 +129,13 @@ def stream_run(inputs: dict[str, Any] | None, ctx: Any, run_dir: Path, console: 
     graph = build_graph(checkpointer=checkpointer)
     config = thread_config(recursion_limit(ctx.max_steps))
     progress = Progress(console)
-    if inputs is None:  # steps done before the interruption were printed by the first process
-        done = graph.get_state(config).values
-        progress.steps_seen, progress.task_shown = len(done.get("steps", [])), True
-        progress.escalations_seen = len(done.get("escalations", []))
     final: dict[str, Any] = {}
     payload: Any = inputs
     try:
+        if inputs is None:  # steps done before the interruption were printed by the first process
+            done = graph.get_state(config).values
+            progress.steps_seen, progress.task_shown = len(done.get("steps", [])), True
+            progress.escalations_seen = len(done.get("escalations", []))
         while True:
             for chunk in graph.stream(payload, context=ctx, stream_mode="values", config=config):
                 progress.show(chunk)
@@ -93,6 +144,11 @@ def stream_run(inputs: dict[str, Any] | None, ctx: Any, run_dir: Path, console: 
             if not pauses:
                 break
             payload = Command(resume=ask_person(console, pauses[0].value))
+    except KeyboardInterrupt:
+        console.print(f"interrupted; `budgetmlagent resume {escape(str(run_dir))}` continues from the last step")
+        raise
+    except Exception as exc:  # the run's own failure: reported on one line, its folder kept
+        return stopped_by_exception(console, run_dir, exc, str((inputs or {}).get("task_dir", "")))
     finally:
         checkpointer.conn.close()
     result = final.get("result", {})
@@ -101,6 +157,42 @@ def stream_run(inputs: dict[str, Any] | None, ctx: Any, run_dir: Path, console: 
     else:
         progress.verdict(result)
     return 0 if result.get("status") not in (None, "error") else 1
+
+
+ERROR_LOG = "error.log"
+
+
+def stopped_by_exception(console: Any, run_dir: Path, exc: Exception, task_dir: str) -> int:
+    """Record an exception that stopped a run (result.json, error.log) and say so on one line."""
+    import traceback
+
+    from budgetmlagent.graph.run_folder import write_json
+    from budgetmlagent.preflight import one_line
+
+    message = one_line(f"{type(exc).__name__}: {exc}")
+    resume_hint = f"`budgetmlagent resume {run_dir}` continues from the last completed step"
+    try:
+        (run_dir / ERROR_LOG).write_text("".join(traceback.format_exception(exc)), encoding="utf-8")
+        previous = _read_json(run_dir / "result.json")
+        if previous.get("status") in (None, "error"):  # a finished run's verdict is never overwritten
+            task = previous.get("task") or task_dir or _read_json(run_dir / "config.json").get("task_dir", "")
+            record = {"task": task, "status": "error", "success": False, "error": message, "resumable": True}
+            write_json(run_dir / "result.json", record)
+    except OSError as write_error:
+        resume_hint += f" (the folder could not record the error: {write_error})"
+    console.print(
+        f"[red]error:[/] the run stopped: {escape(message)}; {escape(resume_hint)}; "
+        f"traceback in {escape(str(run_dir / ERROR_LOG))}"
+    )
+    return 1
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
 
 
 def ask_person(console: Any, request: dict[str, Any]) -> dict[str, Any]:
@@ -147,12 +239,13 @@ class Progress:
         if task and not self.task_shown:
             self.task_shown = True
             self.console.print(
-                f"task [bold]{task['name']}[/]: {task['metric']} ({task['direction']} is better), "
-                f"baseline {task['baseline']}  run folder {state.get('run_dir')}"
+                f"task [bold]{escape(task['name'])}[/]: {escape(task['metric'])} ({task['direction']} is better), "
+                f"baseline {task['baseline']}  run folder {escape(str(state.get('run_dir')))}"
             )
         for event in state.get("escalations", [])[self.escalations_seen :]:
             self.console.print(
-                f"  [yellow]escalate {event['role']}[/] {event['from']} -> {event['to']} ({event['reason']})"
+                f"  [yellow]escalate {event['role']}[/] {escape(str(event['from']))} -> {escape(str(event['to']))} "
+                f"({escape(str(event['reason']))})"
             )
         self.escalations_seen = len(state.get("escalations", []))
         ledger = state.get("ledger")
@@ -162,23 +255,26 @@ class Progress:
             cost = f"${ledger.cost_usd:.4f}" if ledger else ""
             first_line = step["observation"].strip().splitlines()[0][:90] if step["observation"].strip() else ""
             self.console.print(
-                f"step {step['step']:>2} {step['action']:<26} {mark} by {step['model']} "
-                f"| lifelines {state.get('lifelines')} | {tokens} {cost}\n      {first_line}"
+                f"step {step['step']:>2} {escape(step['action']):<26} {mark} by {escape(str(step['model']))} "
+                f"| lifelines {state.get('lifelines')} | {tokens} {cost}\n      {escape(first_line)}"
             )
         self.steps_seen = len(state.get("steps", []))
 
     def verdict(self, result: dict[str, Any]) -> None:
+        from budgetmlagent.preflight import one_line
+
         if not result:
             self.console.print("[red]the run ended without a result[/]")
             return
         if result.get("status") == "error" and "error" in result:
-            self.console.print(f"[red]error:[/] {result['error']}")
+            self.console.print(f"[red]error:[/] {escape(one_line(str(result['error'])))}")
             return
         word = "[green]SUCCESS[/]" if result["success"] else "[red]FAILURE[/]"
         improvement = result.get("improvement")
         shown = "n/a" if improvement is None else f"{improvement:+.1%}"
         self.console.print(
-            f"{word} {result['task']}: score {result['score']} vs baseline {result['baseline']} ({shown}); "
+            f"{word} {escape(str(result['task']))}: score {result['score']} vs baseline {result['baseline']} "
+            f"({shown}); "
             f"{result['steps']} steps, ${result['cost_usd']:.4f}, {result['wall_time_s']} s, "
-            f"status {result['status']}\nrun folder: {result['run_dir']}"
+            f"status {result['status']}\nrun folder: {escape(str(result['run_dir']))}"
         )

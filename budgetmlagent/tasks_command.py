@@ -66,6 +66,7 @@ def check_command(args: argparse.Namespace) -> int:
 
 def _check_by_running(path: Path, timeout_s: float, *, has_reference: bool) -> int:
     from budgetmlagent.benchmarks.suite import reference_check
+    from budgetmlagent.preflight import one_line
     from budgetmlagent.workspace.errors import TaskError
     from budgetmlagent.workspace.scoring import baseline_score
     from budgetmlagent.workspace.task import load_task
@@ -75,7 +76,7 @@ def _check_by_running(path: Path, timeout_s: float, *, has_reference: bool) -> i
             result = reference_check(path, timeout_s=timeout_s)
             print(f"baseline {result.baseline}, baseline run again {result.rerun}, reference {result.reference}")
             for error in result.errors:
-                print(f"[FAIL] {error.splitlines()[0]}")
+                print(f"[FAIL] {one_line(error)}")
             fair = result.reference_success and not result.rerun_success and not result.errors
             gain = "n/a" if result.reference_improvement is None else f"{result.reference_improvement:+.1%}"
             print(
@@ -89,10 +90,10 @@ def _check_by_running(path: Path, timeout_s: float, *, has_reference: bool) -> i
         with tempfile.TemporaryDirectory() as tmp:
             base = baseline_score(task, Path(tmp), timeout_s=timeout_s)
     except TaskError as exc:
-        print(f"[FAIL] {exc}")
+        print(f"[FAIL] {one_line(str(exc))}")
         return 1
     if base.score is None:
-        print(f"[FAIL] {base.error}")
+        print(f"[FAIL] {one_line(base.error or 'the baseline has no score')}")
         return 1
     print(f"[ok  ] baseline {task.metric_name} = {base.score:.6g} ({base.seconds:.1f} s)")
     return 0

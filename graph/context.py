@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import difflib
+import json
+import math
 import os
 from dataclasses import dataclass, field, fields
+from functools import cache
 from pathlib import Path
-from typing import Annotated, Any
+from types import UnionType
+from typing import Annotated, Any, Union, get_args, get_origin, get_type_hints
 
 from pydantic import Field as PydanticField
 
@@ -123,10 +128,14 @@ class Context:
     def __post_init__(self) -> None:
         # Env vars fill fields left at their defaults (react-agent's habit), e.g. BUDGETMLAGENT_PRESET.
         for f in fields(self):
-            env = os.environ.get(f"BUDGETMLAGENT_{f.name.upper()}")
-            if env is None or f.name == "chat_model_factory" or getattr(self, f.name) != _default(f):
+            variable = f"BUDGETMLAGENT_{f.name.upper()}"
+            env = os.environ.get(variable)
+            if env is None or f.name in _NOT_SETTABLE or getattr(self, f.name) != _default(f):
                 continue
-            setattr(self, f.name, _coerce(env, getattr(self, f.name)))
+            try:
+                setattr(self, f.name, coerce_setting(f.name, env))
+            except ValueError as exc:
+                raise ValueError(f"${variable}={env!r}: {exc}; fix or unset the variable") from None
 
     @property
     def lineup(self) -> ModelLineup:
@@ -165,35 +174,106 @@ def _default(f: Any) -> Any:
     return None
 
 
-def _coerce(text: str, current: Any) -> Any:
-    if isinstance(current, bool):
-        return text.lower() in ("1", "true", "yes", "on")
-    if isinstance(current, int):
-        return int(text)
-    if isinstance(current, float):
-        return float(text)
-    if isinstance(current, list):
-        return [type(current[0])(x) if current else x for x in text.split(",")]
+# Fields a user may set by name from the command line (`--set name=value`); the test hook is not one.
+_NOT_SETTABLE = {"chat_model_factory"}
+_TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
+_NONE = ("", "none", "null")
+
+
+@cache
+def _field_types() -> dict[str, Any]:
+    return get_type_hints(Context)
+
+
+def coerce_setting(name: str, text: str) -> Any:
+    """The typed value of a setting written as text (`--set`, environment); ValueError says what was expected.
+
+    Lists are `a,b` or JSON (`["a", "b"]`); an optional setting (the model overrides) takes `none` for
+    "from the preset"."""
+    return _coerce(text.strip(), _field_types()[name])
+
+
+def _coerce(text: str, kind: Any) -> Any:
+    options = get_args(kind) if get_origin(kind) in (Union, UnionType) else ()
+    if options:  # `X | None`
+        if text.lower() in _NONE:
+            return None
+        kind = next(option for option in options if option is not type(None))
+    if get_origin(kind) is list:
+        return [_coerce(item, get_args(kind)[0]) for item in _list_items(text)]
+    if kind is bool:
+        if text.lower() not in _TRUE + _FALSE:
+            raise ValueError(f"expected true or false, got {text!r}")
+        return text.lower() in _TRUE
+    if kind is int:
+        try:
+            return int(text)
+        except ValueError:
+            raise ValueError(f"expected a whole number, got {text!r}") from None
+    if kind is float:
+        try:
+            return float(text)
+        except ValueError:
+            raise ValueError(f"expected a number, got {text!r}") from None
     return text
 
 
-# Fields a user may set by name from the command line (`--set name=value`); the test hook is not one.
-_NOT_SETTABLE = {"chat_model_factory"}
+def _list_items(text: str) -> list[str]:
+    if text.startswith("["):
+        try:
+            items = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f'{text!r} is not a JSON list ({exc.msg}); write a,b or ["a", "b"]') from None
+        if not isinstance(items, list) or not all(isinstance(i, (str, int, float)) for i in items):
+            raise ValueError(f"{text!r} must be a flat list of values")
+        return [str(i) for i in items]
+    return [item.strip() for item in text.split(",") if item.strip()]
 
 
 def parse_settings(pairs: list[str]) -> dict[str, Any]:
     """`["use_best_snapshot=false", "lifelines=3"]` -> typed Context overrides; ValueError names the problem."""
-    defaults = Context()
-    known = {f.name for f in fields(Context)} - _NOT_SETTABLE
+    known = sorted({f.name for f in fields(Context)} - _NOT_SETTABLE)
     out: dict[str, Any] = {}
     for pair in pairs:
         name, sep, text = pair.partition("=")
         name = name.strip()
         if not sep or name not in known:
-            raise ValueError(f"--set {pair!r}: expected NAME=VALUE with NAME one of: {', '.join(sorted(known))}")
-        current = getattr(defaults, name)
+            close = difflib.get_close_matches(name, known, n=1)
+            guess = f" (did you mean {close[0]}?)" if close else ""
+            hint = f"unknown setting {name!r}{guess}; " if sep else ""
+            raise ValueError(f"--set {pair!r}: {hint}expected NAME=VALUE with NAME one of: {', '.join(known)}")
         try:
-            out[name] = _coerce(text.strip(), current) if current is not None else text.strip()
+            out[name] = coerce_setting(name, text)
         except ValueError as exc:
-            raise ValueError(f"--set {pair!r}: {exc}") from exc
+            raise ValueError(f"--set {pair!r}: {exc}") from None
     return out
+
+
+# Bounds a usable run needs, checked before a run starts (`settings_problems`); Studio and tests may build
+# any Context, the CLI refuses these with one line.
+_AT_LEAST_ONE = ("max_steps", "repeat_limit", "max_output_tokens", "code_output_tokens", "script_memory_mb")
+_NOT_NEGATIVE = ("lifelines", "debug_attempts", "debugger_escalate_after", "coder_escalate_after", "retrieval_k")
+_POSITIVE = ("budget_usd", "wall_clock_s", "script_timeout_s")
+_TEMPERATURES = ("planning_temperature", "worker_temperature")
+
+
+def settings_problems(ctx: Context) -> list[str]:
+    """What makes these settings unusable for a run, each as `name=value: what it must be`; empty when fine."""
+    problems = [f"{n}={getattr(ctx, n)}: must be 1 or more" for n in _AT_LEAST_ONE if getattr(ctx, n) < 1]
+    problems += [f"{n}={getattr(ctx, n)}: must be 0 or more" for n in _NOT_NEGATIVE if getattr(ctx, n) < 0]
+    problems += [
+        f"{n}={getattr(ctx, n)}: must be a number above 0"
+        for n in _POSITIVE
+        if not (math.isfinite(getattr(ctx, n)) and getattr(ctx, n) > 0)
+    ]
+    problems += [
+        f"{n}={getattr(ctx, n)}: must be between 0 and 2"
+        for n in _TEMPERATURES
+        if not 0 <= getattr(ctx, n) <= 2  # NaN fails this too
+    ]
+    if not ctx.tries_per_tier or min(ctx.tries_per_tier) < 1:
+        problems.append(f"tries_per_tier={ctx.tries_per_tier}: must list one or more counts, each 1 or more")
+    for name in ("planner_models", "coder_models", "debugger_models"):
+        if getattr(ctx, name) == []:
+            problems.append(f"{name}=[]: name one model spec or more, or none for the preset's")
+    return problems

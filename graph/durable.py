@@ -10,6 +10,8 @@ from typing import Any
 from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
 from langgraph.checkpoint.sqlite import SqliteSaver
 
+from budgetmlagent.graph.run_folder import append_line
+
 CHECKPOINT_FILE = "checkpoints.sqlite"
 INTERRUPTED_TRACE = "trace.interrupted.jsonl"
 THREAD_ID = "run"  # one run folder holds one run: one thread
@@ -58,10 +60,19 @@ def trim_trace(run_dir: Path, steps_done: int, calls_done: int) -> list[dict[str
             moved.append(json.loads(line))
         except json.JSONDecodeError:
             continue
-    if moved_lines:
-        with (Path(run_dir) / INTERRUPTED_TRACE).open("a", encoding="utf-8") as fh:
-            fh.write("".join(line + "\n" for line in moved_lines))
+    set_aside(Path(run_dir) / INTERRUPTED_TRACE, moved_lines)
     tmp = path.with_suffix(".jsonl.tmp")
     tmp.write_text("".join(line + "\n" for line in kept), encoding="utf-8")
     tmp.replace(path)
     return moved
+
+
+def set_aside(path: Path, lines: list[str]) -> None:
+    """Append the cut-off records, skipping any already there: a resume killed between this append and the
+    trace's rewrite moves the same records again, and their dollars must still count once."""
+    if not lines:
+        return
+    present = set(path.read_text(encoding="utf-8", errors="replace").splitlines()) if path.exists() else set()
+    new = [line for line in lines if line not in present]
+    if new:
+        append_line(path, "\n".join(new))

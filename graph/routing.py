@@ -66,6 +66,8 @@ def route_after_planner(
     pending = state.get("pending")
     if pending is None:
         tier = state.get("tiers", {}).get("planner", 0)
+        if state.get("failures", {}).get("provider", 0) and can_escalate(state, ctx, "planner"):
+            return "escalate_planner"  # the client already retried this provider; the next tier may be up
         if state.get("failures", {}).get("planner", 0) < ctx.tries_at(tier):
             return "planner"  # retry at the same tier with the rejection as feedback
         return "escalate_planner" if can_escalate(state, ctx, "planner") else "observe"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -13,8 +14,25 @@ def append_trace(run_dir: str | None, record: dict[str, Any]) -> None:
     if not run_dir:
         return
     record = {"time": round(time.time(), 3), **record}
-    with (Path(run_dir) / "trace.jsonl").open("a", encoding="utf-8") as fh:
-        fh.write(json.dumps(record, default=str) + "\n")
+    append_line(Path(run_dir) / "trace.jsonl", json.dumps(record, default=str))
+
+
+def append_line(path: Path, line: str) -> None:
+    """Append `line` with one write(2) on an O_APPEND descriptor: a kill leaves the line whole or absent.
+
+    A line torn earlier (a full disk, a crash of another writer) is closed first, so it spoils only itself and
+    never the record appended after it."""
+    data = (line + "\n").encode("utf-8")
+    fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        size = os.fstat(fd).st_size
+        if size and os.pread(fd, 1, size - 1) != b"\n":
+            data = b"\n" + data
+        written = os.write(fd, data)
+        while written < len(data):  # a short write (signal, full pipe): finish the same line
+            written += os.write(fd, data[written:])
+    finally:
+        os.close(fd)
 
 
 def emit(runtime: Any, run_dir: str | None, record: dict[str, Any]) -> None:
@@ -26,21 +44,32 @@ def emit(runtime: Any, run_dir: str | None, record: dict[str, Any]) -> None:
 
 
 def write_json(path: Path, data: Any) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2, default=str) + "\n", encoding="utf-8")
-    tmp.replace(path)
+    """Write JSON atomically: a temporary file in the same folder, then os.replace, so a reader (or a kill)
+    sees the old file or the new one, never half of one."""
+    path = Path(path)
+    text = json.dumps(data, indent=2, default=str) + "\n"
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def read_trace(run_dir: str | Path, name: str = "trace.jsonl") -> list[dict[str, Any]]:
+    """The trace's records; blank lines, lines torn by a kill mid-write and non-record lines are skipped."""
     path = Path(run_dir) / name
     if not path.exists():
         return []
     records = []
-    for line in path.read_text(encoding="utf-8").splitlines():
+    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
         try:
-            records.append(json.loads(line))
+            record = json.loads(line)
         except json.JSONDecodeError:
             continue  # blank, or torn by a kill mid-write
+        if isinstance(record, dict):
+            records.append(record)
     return records
 
 

@@ -41,5 +41,7 @@ def make_escalation(role: str) -> Callable[[State, Runtime[Context]], dict[str, 
 
 def _reason(state: State, role: str) -> str:
     if role == "planner":
-        return "repeated action" if state.get("pending") is not None else "invalid replies"
+        if state.get("pending") is not None:
+            return "repeated action"
+        return "provider error" if state.get("failures", {}).get("provider", 0) else "invalid replies"
     return "edits broke the script" if role == "coder" else "failed fixes"

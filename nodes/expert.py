@@ -42,6 +42,13 @@ def expert(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     for _ in range(EXPERT_TRIES):
         outcome = call_structured(state, ctx, "expert", AdviceReply, messages)
         state = {**state, **outcome.update}  # type: ignore[typeddict-item]
+        if outcome.budget_refused:  # the question was never asked: no lifeline spent, and the run stops
+            return {
+                "status": "budget",
+                "observation": f"The expert was not asked: {outcome.error}",
+                "step_ok": False,
+                "executed": True,
+            }
         if outcome.parsed is not None:
             advice = outcome.parsed.advice
             return {

@@ -2,23 +2,28 @@
 
 from __future__ import annotations
 
+import json
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
 from budgetmlagent.graph.context import Context
-from budgetmlagent.graph.run_folder import append_trace
+from budgetmlagent.graph.durable import INTERRUPTED_TRACE
+from budgetmlagent.graph.run_folder import append_trace, read_trace
 from budgetmlagent.graph.state import State
+from budgetmlagent.providers.catalogue import ModelNotInstalledError
 from budgetmlagent.providers.errors import ProviderError
 from budgetmlagent.providers.ledger import Ledger
+from budgetmlagent.providers.local_server import LocalServerError
 
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
     from langchain_core.messages import BaseMessage
 
 _models: dict[tuple[str, float, int], BaseChatModel] = {}
+BUDGET_REFUSED = "budget"  # the status a refused call sets: the run ends on the dollar cap
 
 
 @dataclass
@@ -34,6 +39,11 @@ class CallOutcome:
     @property
     def provider_failed(self) -> bool:
         return self.error is not None and self.error.startswith("provider error")
+
+    @property
+    def budget_refused(self) -> bool:
+        """The call was not made: its worst case would have crossed the dollar cap."""
+        return self.update.get("status") == BUDGET_REFUSED
 
 
 def temperature_for(role: str, ctx: Context) -> float:
@@ -65,7 +75,9 @@ def call_structured(
     *,
     tier: int | None = None,
 ) -> CallOutcome:
-    """Ask `role`'s model at its current tier for a `schema` reply; never raises on provider failure."""
+    """Ask `role`'s model at its current tier for a `schema` reply; never raises on provider failure.
+
+    A call whose worst case would cross the dollar cap is not made (see `refusal`)."""
     from budgetmlagent.providers.chat import invoke_structured
     from budgetmlagent.providers.pricing import cost_usd
 
@@ -74,12 +86,18 @@ def call_structured(
     tier = state.get("tiers", {}).get(role, 0) if tier is None else tier
     tier = min(tier, len(tiers) - 1)
     spec = tiers[tier]
-    started = time.monotonic()
     ledger: Ledger = state.get("ledger") or Ledger()
+    estimate = estimate_call(ctx, role, spec, schema, messages)
+    refused = refusal(state, ctx, role, tier, estimate)
+    if refused is not None:
+        return refused
+    started = time.monotonic()
     try:
-        model = chat_model(spec, ctx, temperature_for(role, ctx), max_tokens_for(role, ctx))
+        model = chat_model(spec, ctx, temperature_for(role, ctx), estimate.max_output_tokens)
         reply = invoke_structured(model, schema, messages, model_label=spec)
-    except ProviderError as exc:
+    except (ProviderError, LocalServerError, ModelNotInstalledError) as exc:
+        # A local server that dies mid-run or a missing model file is a dead provider like any other: the cascade
+        # moves on, and the run stops cleanly when no tier is left.
         seconds = time.monotonic() - started
         ledger = ledger.record(
             role=role, model=spec, tier=tier, input_tokens=0, output_tokens=0,
@@ -87,7 +105,7 @@ def call_structured(
         )  # fmt: skip
         error = f"provider error ({type(exc).__name__}): {exc}"
         _trace_call(state, role, spec, tier, 0, 0, 0.0, seconds, error)
-        return CallOutcome(None, error, spec, tier, {"ledger": ledger, **_lifeline(state, ctx, role, tier)})
+        return CallOutcome(None, error, spec, tier, {"ledger": ledger})  # nothing was bought: no lifeline spent
     dollars = cost_usd(spec, reply.input_tokens, reply.output_tokens)
     ledger = ledger.record(
         role=role, model=spec, tier=tier, input_tokens=reply.input_tokens,
@@ -95,8 +113,100 @@ def call_structured(
         ok=reply.parsed is not None,
     )  # fmt: skip
     _trace_call(state, role, spec, tier, reply.input_tokens, reply.output_tokens, dollars, reply.seconds, reply.error)
+    if dollars > estimate.worst_case_usd:  # the bound was wrong for this provider: say so, the cap may be at risk
+        _trace_over_estimate(state, role, estimate, reply.input_tokens, reply.output_tokens, dollars)
     update = {"ledger": ledger, **_lifeline(state, ctx, role, tier)}
     return CallOutcome(reply.parsed, reply.error, spec, tier, update)
+
+
+@dataclass(frozen=True)
+class CallEstimate:
+    """The most one call can bill, decided before it is made."""
+
+    model: str
+    input_token_bound: int
+    max_output_tokens: int
+    worst_case_usd: float
+
+
+def message_texts(messages: list[BaseMessage]) -> list[str]:
+    """Each message's content as text; a list of content blocks counts as its JSON (at least as many bytes)."""
+    return [m.content if isinstance(m.content, str) else json.dumps(m.content, default=str) for m in messages]
+
+
+def estimate_call(
+    ctx: Context, role: str, spec: str, schema: type[BaseModel], messages: list[BaseMessage]
+) -> CallEstimate:
+    """Worst case of one structured call: the prompt and reply schema bounded in tokens, the role's max tokens."""
+    from budgetmlagent.providers.pricing import input_token_bound, worst_case_cost_usd
+
+    texts, schema_text = message_texts(messages), json.dumps(schema.model_json_schema())
+    max_tokens = max_tokens_for(role, ctx)
+    worst = worst_case_cost_usd(spec, texts, max_tokens, schema_text)
+    return CallEstimate(spec, input_token_bound(texts, schema_text), max_tokens, worst)
+
+
+def interrupted_cost_usd(run_dir: str | None) -> float:
+    """Dollars of calls a kill cut off before their step was checkpointed: paid, but not in the ledger."""
+    if not run_dir:
+        return 0.0
+    records = read_trace(run_dir, INTERRUPTED_TRACE)
+    return sum(r.get("cost_usd") or 0.0 for r in records if r.get("type") == "llm_call")
+
+
+def spent_usd(state: State) -> float:
+    """Dollars this run has spent: the ledger, plus calls a resumed run's cut-off step already paid for."""
+    ledger: Ledger = state.get("ledger") or Ledger()
+    return ledger.cost_usd + interrupted_cost_usd(state.get("run_dir"))
+
+
+def refusal(state: State, ctx: Context, role: str, tier: int, estimate: CallEstimate) -> CallOutcome | None:
+    """The outcome of a call that must not be made (its worst case would cross the cap), else None.
+
+    Checking the ledger after a call lets the call that crosses the cap through; bounding each call before
+    it is made keeps every run's total at or under `budget_usd`. A free model's worst case is $0: never
+    refused. The refusal sets the status to "budget", which routing and observe turn into a clean stop; it
+    writes no llm_call record and no ledger entry (nothing was called, and resume pairs the two up).
+    """
+    spent = spent_usd(state)
+    if estimate.worst_case_usd <= 0 or spent + estimate.worst_case_usd <= ctx.budget_usd:
+        return None
+    error = (
+        f"budget: the {role} call to {estimate.model} was not made: its worst case ${estimate.worst_case_usd:.6f} "
+        f"on top of ${spent:.6f} spent would exceed the ${ctx.budget_usd:.6f} cap"
+    )
+    append_trace(
+        state.get("run_dir"),
+        {
+            "type": "budget_refused",
+            "step": len(state.get("steps", [])) + 1,
+            "role": role,
+            "tier": tier,
+            **asdict(estimate),
+            "spent_usd": spent,
+            "budget_usd": ctx.budget_usd,
+            "error": error,
+        },
+    )
+    ledger: Ledger = state.get("ledger") or Ledger()
+    return CallOutcome(None, error, estimate.model, tier, {"ledger": ledger, "status": BUDGET_REFUSED})
+
+
+def _trace_over_estimate(
+    state: State, role: str, estimate: CallEstimate, input_tokens: int, output_tokens: int, dollars: float
+) -> None:
+    append_trace(
+        state.get("run_dir"),
+        {
+            "type": "over_estimate",
+            "step": len(state.get("steps", [])) + 1,
+            "role": role,
+            **asdict(estimate),
+            "input_tokens": input_tokens,
+            "output_tokens": output_tokens,
+            "cost_usd": dollars,
+        },
+    )
 
 
 def _lifeline(state: State, ctx: Context, role: str, tier: int) -> dict[str, int]:

@@ -10,6 +10,7 @@ from langgraph.runtime import Runtime
 from budgetmlagent.graph.context import Context
 from budgetmlagent.graph.run_folder import emit
 from budgetmlagent.graph.state import State, Status, Step
+from budgetmlagent.nodes.llm import BUDGET_REFUSED, spent_usd
 from budgetmlagent.nodes.recall import memory
 from budgetmlagent.nodes.workers import summarise_if_long
 from budgetmlagent.nodes.world import workspace_of
@@ -35,10 +36,14 @@ STEP_RESET: dict[str, Any] = {
 
 def limit_reached(state: State, ctx: Context, steps_done: int) -> Status | None:
     """Which run limit, if any, is spent; checked between steps and between retries."""
-    ledger: Ledger = state.get("ledger") or Ledger()
+    # A call refused before it was made (its worst case would cross the cap) set the status: the reason wins.
+    if state.get("status") == BUDGET_REFUSED:
+        return "budget"
     if steps_done >= ctx.max_steps:
         return "step_cap"
-    if ledger.cost_usd >= ctx.budget_usd:
+    # Calls are bounded before they are made, so spending exactly the cap is allowed (free models go on under
+    # a $0 cap); more than the cap means a provider billed beyond its worst case, or a resumed run's cut-off step.
+    if spent_usd(state) > ctx.budget_usd:
         return "budget"
     if time.time() - state.get("started_at", time.time()) >= ctx.wall_clock_s:
         return "wall_clock"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import time
@@ -9,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Generic, TypeVar
 
 from pydantic import BaseModel, Field, ValidationError
 
-from budgetmlagent.providers.errors import ProviderAuthError, provider_errors
+from budgetmlagent.providers.errors import ProviderAuthError, ProviderBadResponse, provider_errors
 from budgetmlagent.providers.specs import ModelSpec, parse_spec
 
 if TYPE_CHECKING:
@@ -43,6 +44,9 @@ def _api_key(provider: str) -> str | None:
 
 LOCAL_TIMEOUT_BASE_S = 60.0
 LOCAL_WORST_DECODE_TOKENS_PER_S = 8.0
+# The OpenAI SDK sleeps whatever a 429/503's Retry-After asks, up to two minutes, before each retry (and
+# does not retry at all beyond that). A run would rather give up on the tier and let the cascade move on.
+RETRY_WAIT_CAP_S = 10.0
 
 
 def load_chat_model(
@@ -59,6 +63,8 @@ def load_chat_model(
     `local:<name>` checks the model file (never downloads it) and starts the managed llama.cpp server.
     A missing API key raises ProviderAuthError naming the environment variable.
     """
+    if max_retries < 0:
+        raise ValueError(f"max_retries must be >= 0, got {max_retries}")  # Google would read 0 attempts as 5
     s = parse_spec(spec)
     metadata = {LABEL_KEY: s.label}
     if s.provider == "google_genai":
@@ -77,8 +83,6 @@ def load_chat_model(
             max_retries=max_retries + 1,
             metadata=metadata,
         )
-
-    from langchain_openai import ChatOpenAI
 
     if s.provider == "local":
         from budgetmlagent.providers.local_server import get_server
@@ -101,7 +105,7 @@ def load_chat_model(
     kwargs: dict[str, Any] = {}
     if not (s.provider == "openai" and _NO_TEMPERATURE.match(s.model)):
         kwargs["temperature"] = temperature
-    return ChatOpenAI(
+    model = _checked_chat_openai()(
         model=s.model,
         api_key=key,
         base_url=base_url,
@@ -112,6 +116,49 @@ def load_chat_model(
         metadata=metadata,
         **kwargs,
     )
+    _cap_retry_waits(model)
+    return model
+
+
+def _cap_retry_waits(model: Any) -> None:
+    """Bound the OpenAI SDK's sleep before each retry to RETRY_WAIT_CAP_S, whatever Retry-After says.
+
+    The SDK offers no setting for this; `_calculate_retry_timeout` is its one place that computes the wait
+    (Retry-After, retry-after-ms or backoff). tests/unit/test_provider_faults.py notices if it moves.
+    """
+    for client in (getattr(model, "root_client", None), getattr(model, "root_async_client", None)):
+        compute = getattr(client, "_calculate_retry_timeout", None)
+        if compute is None:
+            continue
+
+        def capped(*args: Any, _compute: Any = compute, **kwargs: Any) -> float:
+            return min(float(_compute(*args, **kwargs)), RETRY_WAIT_CAP_S)
+
+        client._calculate_retry_timeout = capped  # type: ignore[union-attr]
+
+
+@functools.cache
+def _checked_chat_openai() -> type:
+    """ChatOpenAI that turns a completion it cannot read into ProviderBadResponse instead of a crash.
+
+    A 200 with `choices: []`, `choices: null`, an `{"error": ...}` body or a null message makes LangChain
+    raise IndexError, TypeError or ValueError, which would end a run with a traceback. The subclass is
+    built on first use so that importing this module does not import langchain_openai.
+    """
+    from langchain_openai import ChatOpenAI
+
+    class CheckedChatOpenAI(ChatOpenAI):
+        def _create_chat_result(self, response: Any, generation_info: dict[str, Any] | None = None) -> Any:
+            # Its only input is what the provider sent, so a failure here is a malformed reply, not a bug of ours.
+            try:
+                result = super()._create_chat_result(response, generation_info)
+            except (TypeError, ValueError, AttributeError, KeyError, IndexError) as exc:
+                raise ProviderBadResponse(f"malformed completion: {type(exc).__name__}: {exc}"[:300]) from exc
+            if not result.generations:
+                raise ProviderBadResponse("the provider answered without any choices")
+            return result
+
+    return CheckedChatOpenAI
 
 
 def label_of(model: BaseChatModel) -> str:
@@ -181,30 +228,47 @@ def _short_validation(exc: ValidationError, limit: int = 3) -> str:
     return "schema validation failed: " + "; ".join(parts) + more
 
 
-def _length_cut(exc: Exception, label: str, seconds: float) -> StructuredReply[Any] | None:
-    # With a response_format the OpenAI SDK raises on finish_reason "length" instead of returning the
-    # reply; the exception still carries the completion, so text and token usage are not lost.
+def _in_cause_chain(exc: BaseException, types: tuple[type[BaseException], ...]) -> Any:
+    """`exc` or the first exception of one of `types` in its cause chain; None if there is none."""
+    seen: set[int] = set()
+    cur: BaseException | None = exc
+    while cur is not None and id(cur) not in seen:
+        if isinstance(cur, types):
+            return cur
+        seen.add(id(cur))
+        cur = cur.__cause__ or cur.__context__
+    return None
+
+
+def _finish_cut(exc: BaseException, label: str, seconds: float) -> StructuredReply[Any] | None:
+    # With a response_format the OpenAI SDK raises on finish_reason "length" or "content_filter" instead of
+    # returning the reply; the exception still carries the completion, so text and token usage (billed) are
+    # not lost. It may arrive wrapped as a ProviderError: look through the cause chain.
     try:
-        from openai import LengthFinishReasonError
+        from openai import ContentFilterFinishReasonError, LengthFinishReasonError
     except ImportError:
         return None
-    if not isinstance(exc, LengthFinishReasonError):
+    cur = _in_cause_chain(exc, (LengthFinishReasonError, ContentFilterFinishReasonError))
+    if cur is None:
         return None
-    completion = exc.completion
+    completion = cur.completion
     usage = completion.usage
     text = completion.choices[0].message.content or "" if completion.choices else ""
     out_tokens = usage.completion_tokens if usage else 0
     details = usage.prompt_tokens_details if usage else None
+    length = isinstance(cur, LengthFinishReasonError)
     return StructuredReply(
         parsed=None,
         raw_text=text,
-        error=f"reply cut at the output token limit after {out_tokens} tokens (not valid JSON)",
+        error=f"reply cut at the output token limit after {out_tokens} tokens (not valid JSON)"
+        if length
+        else "reply stopped by the provider's content filter",
         input_tokens=usage.prompt_tokens if usage else 0,
         output_tokens=out_tokens,
         cached_tokens=(details.cached_tokens or 0) if details else 0,
         seconds=seconds,
         model=label,
-        finish_reason="length",
+        finish_reason="length" if length else "content_filter",
     )
 
 
@@ -233,7 +297,7 @@ def invoke_structured(
         with provider_errors(label):
             out: dict[str, Any] = structured.invoke(messages)  # type: ignore[assignment]
     except Exception as exc:
-        cut = _length_cut(exc, label, time.perf_counter() - t0)
+        cut = _finish_cut(exc, label, time.perf_counter() - t0)
         if cut is None:
             raise
         return cut
@@ -248,8 +312,9 @@ def invoke_structured(
         if finish in ("length", "max_tokens"):
             error = f"reply cut at the output token limit after {output_tokens} tokens (not valid JSON)"
         else:
-            detail = str(out.get("parsing_error") or "no JSON in reply").strip().splitlines()[0][:200]
-            error = f"reply is not valid JSON: {detail}"
+            # A parsing error's message may be empty or blank (a refusal with no text): never index into it.
+            lines = str(out.get("parsing_error") or "").strip().splitlines()
+            error = f"reply is not valid JSON: {lines[0][:200] if lines else 'no JSON in reply'}"
     else:
         try:
             parsed = schema.model_validate(out["parsed"])

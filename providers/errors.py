@@ -17,10 +17,18 @@ class ProviderError(Exception):
 
     retryable = False
 
-    def __init__(self, message: str, *, model: str | None = None, status: int | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        model: str | None = None,
+        status: int | None = None,
+        retry_after_s: float | None = None,
+    ) -> None:
         super().__init__(message)
         self.model = model
         self.status = status
+        self.retry_after_s = retry_after_s  # what the provider's Retry-After asked for, if it said
 
 
 class ProviderUnavailable(ProviderError):
@@ -128,15 +136,17 @@ def _sdk_classes() -> list[tuple[type[BaseException], type[ProviderError]]]:
 
 def classify(exc: BaseException) -> type[ProviderError] | None:
     """ProviderError subclass for `exc` or anything in its cause chain; None if not a provider failure."""
+    return next((found for cur in _chain(exc) if (found := _classify_one(cur)) is not None), None)
+
+
+def _chain(exc: BaseException) -> Iterator[BaseException]:
+    """`exc`, then its causes (explicit or implicit), each once."""
     seen: set[int] = set()
     cur: BaseException | None = exc
     while cur is not None and id(cur) not in seen:
         seen.add(id(cur))
-        found = _classify_one(cur)
-        if found is not None:
-            return found
+        yield cur
         cur = cur.__cause__ or cur.__context__
-    return None
 
 
 def _classify_one(exc: BaseException) -> type[ProviderError] | None:
@@ -148,6 +158,8 @@ def _classify_one(exc: BaseException) -> type[ProviderError] | None:
     status = _status_of(exc)
     if status is not None and status >= 400:
         return _status_class(status)
+    if _answered_ok(exc):  # the SDK failed to read a 2xx body: `choices: null`, an `{"error": ...}` body, ...
+        return ProviderBadResponse
     for cls, target in _http_module_classes():
         if isinstance(exc, cls):
             return target
@@ -174,6 +186,26 @@ def _status_of(exc: BaseException) -> int | None:
     return value if isinstance(value, int) and 100 <= value <= 599 else None
 
 
+def _answered_ok(exc: BaseException) -> bool:
+    # LangChain's ChatOpenAI attaches the HTTP response to whatever parsing that response raised.
+    status = getattr(getattr(exc, "response", None), "status_code", None)
+    return isinstance(status, int) and 200 <= status < 300
+
+
+def retry_after_of(exc: BaseException) -> float | None:
+    """Seconds a Retry-After (or retry-after-ms) header on `exc`'s HTTP response asked for; None if none."""
+    headers = getattr(getattr(exc, "response", None), "headers", None)
+    if headers is None:
+        return None
+    for name, divisor in (("retry-after-ms", 1000.0), ("retry-after", 1.0)):
+        try:
+            value = float(headers.get(name))
+        except (TypeError, ValueError):  # absent, or an HTTP date: not worth parsing for a message
+            continue
+        return value / divisor if value >= 0 else None
+    return None
+
+
 def map_provider_error(exc: BaseException, *, model: str | None = None) -> ProviderError:
     """Map any SDK/HTTP/socket exception to a ProviderError subclass, keeping `exc` as `__cause__`."""
     if isinstance(exc, ProviderError):
@@ -183,9 +215,10 @@ def map_provider_error(exc: BaseException, *, model: str | None = None) -> Provi
     cls = classify(exc) or ProviderError
     detail = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else ""
     prefix = f"{model}: " if model else ""
-    err = cls(
-        f"{prefix}{cls.__name__}: {type(exc).__name__}: {detail}".rstrip(": "), model=model, status=_status_of(exc)
-    )
+    retry_after = next((seconds for cur in _chain(exc) if (seconds := retry_after_of(cur)) is not None), None)
+    asked = f" (Retry-After {retry_after:g} s)" if retry_after is not None else ""
+    message = f"{prefix}{cls.__name__}: {type(exc).__name__}: {detail}".rstrip(": ") + asked
+    err = cls(message, model=model, status=_status_of(exc), retry_after_s=retry_after)
     err.__cause__ = exc
     return err
 

@@ -126,3 +126,38 @@ def price_for(spec: ModelSpec | str) -> Price:
 def cost_usd(spec: ModelSpec | str, input_tokens: int, output_tokens: int) -> float:
     """Dollars for one call of `spec` from the default table."""
     return default_prices().cost_usd(spec, input_tokens, output_tokens)
+
+
+# Worst-case input tokens of a prompt, before the call. Every tokenizer we price is byte-level BPE (GPT-2,
+# cl100k/o200k, Llama 3, Qwen2) or SentencePiece with byte fallback (Gemini, Gemma): encoding starts from at
+# most one token per UTF-8 byte and merges only ever join neighbours, so a text of n bytes is at most n
+# tokens. What the bytes do not cover is the chat template (role markers, separators, reply priming:
+# OpenAI documents 3-4 tokens per message and 3 per reply; SentencePiece may add one prefix token per text),
+# so each message and each call get a generous fixed allowance on top.
+MESSAGE_OVERHEAD_TOKENS = 16
+CALL_OVERHEAD_TOKENS = 16
+
+
+def input_token_bound(message_texts: list[str], schema_text: str = "") -> int:
+    """An upper bound on the input tokens a provider can bill for these messages.
+
+    `schema_text` is the reply's JSON schema: structured-output APIs put it in front of the model and bill it
+    as input, so it is bounded like one more message."""
+    texts = [*message_texts, schema_text] if schema_text else message_texts
+    return CALL_OVERHEAD_TOKENS + sum(len(text.encode("utf-8")) + MESSAGE_OVERHEAD_TOKENS for text in texts)
+
+
+def worst_case_cost_usd(
+    spec: ModelSpec | str, message_texts: list[str], max_output_tokens: int, schema_text: str = ""
+) -> float:
+    """The most one call can cost: every input token the prompt can make, and the full output allowance.
+
+    The output bound is the call's max tokens. OpenAI reasoning models (o*, gpt-5) count their reasoning
+    tokens inside max_completion_tokens, so it holds for them. Gemini's documentation describes the thinking
+    budget as separate from max_output_tokens (observed behaviour caps both together, see
+    googleapis/python-genai#2062): a Gemini thinking model (2.5 flash/pro with thinking on) could bill
+    thinking tokens beyond this bound. The paper preset's base, gemini-2.5-flash-lite, does not think
+    unless asked to.
+    """
+    bound = input_token_bound(message_texts, schema_text)
+    return price_for(spec).cost(bound, max(0, max_output_tokens))
