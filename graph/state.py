@@ -33,6 +33,7 @@ class TaskInfo(TypedDict):
     content_hash: str
     validation_pattern: str | None
     validation_baseline: float | None
+    sandbox: dict[str, Any]  # the task's own script limits (workspace.task.SandboxConfig), over the run's
 
 
 class BestSoFar(TypedDict):

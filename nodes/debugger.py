@@ -15,6 +15,7 @@ from budgetmlagent.nodes.llm import call_structured
 from budgetmlagent.nodes.schemas import FixReply
 from budgetmlagent.nodes.world import grounded_context, unknown_references, workspace_of
 from budgetmlagent.workspace.actions import bounded_diff
+from budgetmlagent.workspace.errors import ActionInputError
 
 TRACEBACK_CHARS = 3000
 
@@ -26,7 +27,15 @@ def debugger(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     assert run is not None
     ws = workspace_of(state)
     script = run["script"]
-    code = ws.read_text(script)
+    try:
+        code = ws.read_text(script)
+    except ActionInputError as exc:  # the script replaced itself with a link or a special file: nothing to fix
+        note = f"\n\nThe debugger cannot read {script}: {exc}"
+        return {
+            "debug_attempts": ctx.debug_attempts,
+            "observation": state.get("observation", "") + note,
+            "to_run": None,
+        }
     error = (run["traceback"] or "")[-TRACEBACK_CHARS:]
     attempt = state.get("debug_attempts", 0) + 1
     prompt = "\n\n".join(

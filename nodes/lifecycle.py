@@ -57,6 +57,7 @@ def prepare(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
         content_hash=task.content_hash,
         validation_pattern=task.validation_pattern if ctx.use_measured_edits else None,
         validation_baseline=base.validation if ctx.use_measured_edits else None,
+        sandbox=task.sandbox.model_dump(exclude_none=True),
     )
     best = None
     # Only a measured metric can say which version is best. The untouched workspace is the first "best".
@@ -128,6 +129,7 @@ def evaluate(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
         "success": judged.success,
         "score": scored.score,
         "score_error": scored.error,
+        "score_repairs": list(scored.repairs),  # links, special files, changed read-only files undone before scoring
         "baseline": task["baseline"],
         "metric": task["metric"],
         "direction": task["direction"],
@@ -157,7 +159,6 @@ def evaluate(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
 def _score_best(state: State, ctx: Context, task: Any, best: BestSoFar, last: Any) -> tuple[Any, list[str]]:
     """Restore the best snapshot and score it; the untouched baseline is re-run so it has its outputs."""
     from budgetmlagent.nodes.world import workspace_of
-    from budgetmlagent.workspace.sandbox import run_script
     from budgetmlagent.workspace.scoring import ScoreResult, score_workspace
     from budgetmlagent.workspace.snapshots import restore_snapshot
 
@@ -171,8 +172,7 @@ def _score_best(state: State, ctx: Context, task: Any, best: BestSoFar, last: An
         return last, []
     append_trace(state.get("run_dir"), {"type": "best_restored", "step": best["step"], "files": restored})
     if best["step"] == 0 and (ws.root / task.baseline_script).is_file():
-        run = run_script(ws.root, task.baseline_script, timeout_s=ctx.script_timeout_s,
-                         memory_limit_mb=ctx.script_memory_mb)  # fmt: skip
+        run = ws.run_script(task.baseline_script, timeout_s=ctx.script_timeout_s, memory_limit_mb=ctx.script_memory_mb)
         if not run.ok:
             return ScoreResult(None, f"the restored baseline script failed: {run.traceback or run.output}"), restored
     return score_workspace(task, ws.root, timeout_s=ctx.script_timeout_s), restored

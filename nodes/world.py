@@ -9,6 +9,7 @@ import importlib.util
 from pathlib import Path
 
 from budgetmlagent.graph.state import State
+from budgetmlagent.workspace.task import SandboxConfig
 from budgetmlagent.workspace.workspace import Workspace
 
 # Packages the grounding line names; the coder may only import what is really installed.
@@ -16,7 +17,14 @@ _KNOWN_PACKAGES = ("numpy", "pandas", "sklearn", "scipy", "torch", "xgboost", "l
 
 
 def workspace_of(state: State) -> Workspace:
-    return Workspace(Path(state["task"]["workspace"]), state["task"]["read_only"])
+    """The run's workspace with its task's read-only files, hidden scripts/ and sandbox limits."""
+    task = state["task"]
+    return Workspace(
+        Path(task["workspace"]),
+        task["read_only"],
+        private_paths=[task["scripts_dir"]],
+        sandbox=SandboxConfig(**(task.get("sandbox") or {})),  # runs checkpointed before limits existed have none
+    )
 
 
 def installed_packages() -> list[str]:

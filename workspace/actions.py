@@ -13,6 +13,7 @@ import difflib
 import json
 import os
 import re
+import stat
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,8 +22,8 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
 from budgetmlagent.workspace.errors import ActionInputError
-from budgetmlagent.workspace.sandbox import ScriptRun, run_script, truncate_middle
-from budgetmlagent.workspace.workspace import HIDDEN_NAMES, Workspace
+from budgetmlagent.workspace.sandbox import ScriptRun, truncate_middle
+from budgetmlagent.workspace.workspace import HIDDEN_NAMES, MAX_EDIT_BYTES, Workspace, display_name, is_plain_name
 
 # plain: the executor runs it; llm: a model answers; state: the graph runs it from run state; final: ends the run.
 ActionKind = Literal["plain", "llm", "state", "final"]
@@ -381,14 +382,20 @@ def _check_text_file(ws: Workspace, rel: str) -> Path:
     return path
 
 
-def _line_count(path: Path) -> int:
-    """Number of lines in a text file."""
+def _line_count(path: Path, name: str) -> int:
+    """Number of lines in a text file small enough to edit."""
+    size = path.stat().st_size
+    if size > MAX_EDIT_BYTES:
+        raise ActionInputError(
+            f"'{name}' is {size / 2**20:.0f} MB, too large to inspect or edit by lines "
+            f"(limit {MAX_EDIT_BYTES // 2**20} MB); use Read File for its head and tail."
+        )
     return len(path.read_text(encoding="utf-8", errors="replace").splitlines())
 
 
 def _check_range(ws: Workspace, parsed: LineInput, script: str, *, max_lines: int | None) -> LineInput:
     """Validate (and clamp the end of) a line range against the file."""
-    n_lines = _line_count(_check_text_file(ws, script))
+    n_lines = _line_count(_check_text_file(ws, script), script)
     start, end = parsed.start_line_number, parsed.end_line_number
     if n_lines == 0:
         raise ActionInputError(f"'{script}' is empty; there are no lines to show or edit.")
@@ -477,19 +484,29 @@ def bounded_diff(old: str, new: str, name: str, *, limit: int = MAX_DIFF_CHARS) 
     return truncate_middle(text, limit) if text else "(no change)"
 
 
-def _snapshot(ws: Workspace) -> dict[str, tuple[int, int]]:
-    """(size, mtime_ns) of visible files, to tell which files a script wrote."""
-    result: dict[str, tuple[int, int]] = {}
+def _snapshot(ws: Workspace) -> dict[str, tuple[int, int, int]]:
+    """(mode, size, mtime_ns) of visible entries, links not followed, to tell which ones a script wrote."""
+    result: dict[str, tuple[int, int, int]] = {}
     for dirpath, dirnames, filenames in os.walk(ws.root):
         dirnames[:] = [d for d in dirnames if d not in HIDDEN_NAMES]
-        for filename in filenames:
+        links = [d for d in dirnames if (Path(dirpath) / d).is_symlink()]  # listed, never descended into
+        for filename in [*filenames, *links]:
             path = Path(dirpath) / filename
             try:
-                st = path.stat()
+                st = path.lstat()
             except OSError:
                 continue
-            result[path.relative_to(ws.root).as_posix()] = (st.st_size, st.st_mtime_ns)
+            result[path.relative_to(ws.root).as_posix()] = (stat.S_IFMT(st.st_mode), st.st_size, st.st_mtime_ns)
     return result
+
+
+def _changed_files_note(changed: list[str]) -> str:
+    """The files a run created or changed, with names shown safely (a script may pick any bytes)."""
+    if not changed:
+        return "\nNo files were created or changed."
+    shown = [display_name(name) for name in changed[:50]]
+    more = f" (and {len(changed) - 50} more)" if len(changed) > 50 else ""
+    return f"\nFiles created or changed: {', '.join(shown)}{more}"
 
 
 def _list_files(ws: Workspace, parsed: ListFilesInput, **_: Any) -> ActionResult:
@@ -498,11 +515,12 @@ def _list_files(ws: Workspace, parsed: ListFilesInput, **_: Any) -> ActionResult
 
 
 def _read_file(ws: Workspace, parsed: ReadFileInput, **_: Any) -> ActionResult:
-    _check_text_file(ws, parsed.file_name)
-    text = ws.read_text(parsed.file_name)
-    if len(text) > MAX_READ_CHARS:
+    size = _check_text_file(ws, parsed.file_name).stat().st_size
+    # Only the head and tail of a large file are read: a script may have written gigabytes.
+    text = ws.read_text(parsed.file_name, max_bytes=4 * MAX_READ_CHARS)
+    if len(text) > MAX_READ_CHARS or size > 4 * MAX_READ_CHARS:
         text = truncate_middle(text, MAX_READ_CHARS) + (
-            f"\n[The file has {len(text)} characters; use Inspect Script Lines for specific parts.]"
+            f"\n[The file has {size} bytes; use Inspect Script Lines for specific parts.]"
         )
     return ActionResult(text, True)
 
@@ -553,22 +571,16 @@ def _execute(
 ) -> ActionResult:
     rel = ws.relative(ws.existing_file(parsed.script_name))
     before = _snapshot(ws)
-    run = run_script(
-        ws.root,
-        rel,
-        timeout_s=script_timeout_s,
-        memory_limit_mb=memory_limit_mb,
-        max_output_chars=max_output_chars,
+    limits = ws.script_limits(
+        timeout_s=script_timeout_s, memory_limit_mb=memory_limit_mb, max_output_chars=max_output_chars
     )
+    run = ws.run_script(rel, **limits)
     after = _snapshot(ws)
     changed = sorted(name for name, sig in after.items() if before.get(name) != sig)
     output = run.output.rstrip() or "(the script printed nothing)"
-    files_note = (
-        f"\nFiles created or changed: {', '.join(changed)}" if changed else "\nNo files were created or changed."
-    )
     if run.timed_out:
         text = (
-            f"The script was stopped after {script_timeout_s:g} s {TIME_LIMIT_MARK} and killed. "
+            f"The script was stopped after {limits['timeout_s']:g} s {TIME_LIMIT_MARK} and killed. "
             f"Output before it was stopped:\n{output}"
         )
     elif run.returncode == 0:
@@ -581,10 +593,30 @@ def _execute(
             )
         if run.traceback and run.traceback not in run.output:
             text += f"\nTraceback:\n{truncate_middle(run.traceback, 3000)}"
-        if run.filesystem_confined and "Read-only file system" in run.stderr:
-            # Tell the model why an absolute path failed, so it does not retry the same write.
-            text += "\nOnly the workspace is writable: save files under relative paths (HOME and TMPDIR are inside it)."
-    return ActionResult(text + files_note, run.ok, run, changed)
+        text += _sandbox_hints(run, limits)
+    # Names with odd bytes stay out of the run state: it is serialised, and a lone surrogate cannot be.
+    plain = [name for name in changed if is_plain_name(name)]
+    return ActionResult(text + _changed_files_note(changed), run.ok, run, plain)
+
+
+def _sandbox_hints(run: ScriptRun, limits: dict[str, Any]) -> str:
+    """Why the sandbox, not the script's logic, made a failed run fail, so the model does not retry it."""
+    hints = []
+    if run.filesystem_confined and "Read-only file system" in run.stderr:
+        # Tell the model why an absolute path or a task file failed, so it does not retry the same write.
+        hints.append(
+            "Only the workspace is writable, and its read-only task files are not: save files under new "
+            "relative paths (HOME and TMPDIR are inside it)."
+        )
+    if "File too large" in run.stderr:
+        size = limits.get("file_limit_mb", 8192)
+        hints.append(f"Every file a script writes is limited to {size} MB by the sandbox.")
+    if limits.get("memory_limit_mb") and "cudaGetDeviceCount" in run.stderr and "out of memory" in run.stderr:
+        # Seen on an H100: CUDA reserves more address space than RLIMIT_AS allows, whatever the GPU holds.
+        hints.append("CUDA cannot start under the sandbox's memory limit for this task: train on the CPU.")
+    if run.process_limit is not None and "Resource temporarily unavailable" in run.stderr:
+        hints.append(f"The sandbox allows at most {run.process_limit} processes and threads at a time.")
+    return "".join(f"\n{hint}" for hint in hints)
 
 
 def _inspect(ws: Workspace, parsed: InspectScriptLinesInput, **_: Any) -> ActionResult:

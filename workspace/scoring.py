@@ -9,9 +9,10 @@ import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from budgetmlagent.workspace.sandbox import cpu_backstop, run_process, run_script, sandbox_env, truncate_middle
+from budgetmlagent.workspace.integrity import prepare_for_scoring
+from budgetmlagent.workspace.sandbox import cpu_backstop, run_process, sandbox_env, truncate_middle
 from budgetmlagent.workspace.task import Direction, Task
 from budgetmlagent.workspace.validation import read_validation_metric
 from budgetmlagent.workspace.workspace import Workspace
@@ -47,6 +48,8 @@ class ScoreResult:
     seconds: float = 0.0
     # The hold-out metric the baseline script printed (task's validation_pattern), when known.
     validation: float | None = None
+    # What had to be repaired in the workspace before scoring (restored read-only files, removed links).
+    repairs: tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -64,21 +67,40 @@ class Verdict:
 
 
 def score_workspace(
-    task: Task, folder: Path, *, timeout_s: float = 600, memory_limit_mb: int | None = 8192
+    task: Task,
+    folder: Path,
+    *,
+    timeout_s: float = 600,
+    memory_limit_mb: int | None = 8192,
+    repair: bool = True,
 ) -> ScoreResult:
-    """Run get_score(folder) from scripts/eval.py in a subprocess with cwd = scripts/."""
+    """Run get_score(folder) from scripts/eval.py in a subprocess with cwd = scripts/.
+
+    First (unless repair is False) the workspace is made safe to score: links leading outside and special
+    files are removed and read-only files restored (ScoreResult.repairs says what was done). The task's
+    sandbox config, where set, overrides timeout_s and memory_limit_mb.
+    """
     if not task.has_eval:
         return ScoreResult(None, f"task {task.name} has no scripts/eval.py to score with")
     folder = Path(folder).resolve()
     if not folder.is_dir():
         return ScoreResult(None, f"workspace folder {folder} does not exist")
+    repairs = tuple(prepare_for_scoring(task, folder)) if repair else ()
+    limits: dict[str, Any] = {"timeout_s": timeout_s, "memory_limit_mb": memory_limit_mb}
+    limits |= {key: value for key, value in task.sandbox.run_kwargs().items() if key in limits}
+    result = _run_eval(task, folder, **limits)
+    return ScoreResult(result.score, result.error, seconds=result.seconds, repairs=repairs)
+
+
+def _run_eval(task: Task, folder: Path, *, timeout_s: float, memory_limit_mb: int | None) -> ScoreResult:
+    """get_score(folder) in the sandbox, parsed from its marked output line."""
     # eval.py may import the agent's code (timing tasks): score in the same sandbox scripts run in, with
     # no network, limits, and nothing writable but a scratch folder, so answers cannot be tampered with.
     with tempfile.TemporaryDirectory(prefix="budgetmlagent-score-") as scratch:
         run = run_process(
             [sys.executable, "-c", _SCORER, str(folder), str(task.scripts_dir.resolve())],
             cwd=Path(scratch),
-            env=sandbox_env(Path(scratch)),
+            env=sandbox_env(Path(scratch), task.sandbox.env_allow),
             timeout_s=timeout_s,
             memory_limit_mb=memory_limit_mb,
             cpu_limit_s=cpu_backstop(timeout_s),
@@ -137,7 +159,7 @@ def baseline_score(
             ws = Workspace.create(task, Path(tmp) / "workspace")
             if not (ws.root / task.baseline_script).is_file():
                 return ScoreResult(None, f"baseline script {task.baseline_script} is missing from env/")
-            run = run_script(ws.root, task.baseline_script, timeout_s=timeout_s, memory_limit_mb=memory_limit_mb)
+            run = ws.run_script(task.baseline_script, timeout_s=timeout_s, memory_limit_mb=memory_limit_mb)
             seconds += run.seconds
             if not run.ok:
                 why = "timed out" if run.timed_out else f"failed (exit {run.returncode})"

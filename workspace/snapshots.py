@@ -1,11 +1,16 @@
-"""Best-so-far snapshots: the workspace as it was when the validation metric last improved."""
+"""Best-so-far snapshots: the workspace as it was when the validation metric last improved.
+
+Only plain regular files are saved (Workspace.files: no symlinks, special files or odd names), and a
+restore replaces files rather than writing through them, so a link a script left cannot carry a write
+outside the workspace or bring an outside file in.
+"""
 
 from __future__ import annotations
 
 import shutil
 from pathlib import Path
 
-from budgetmlagent.workspace.workspace import Workspace
+from budgetmlagent.workspace.workspace import Workspace, has_link_component, put_file
 
 # Files larger than this are not snapshotted (model checkpoints); the script that makes them is.
 MAX_SNAPSHOT_FILE_BYTES = 50 * 1024 * 1024
@@ -34,10 +39,18 @@ def save_snapshot(ws: Workspace, dest: Path) -> list[str]:
     for rel in saved:
         target = staging / rel
         target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(ws.root / rel, target)
+        shutil.copy2(ws.root / rel, target, follow_symlinks=False)
     shutil.rmtree(dest, ignore_errors=True)
     staging.rename(dest)  # a killed run never leaves a half-written best snapshot behind
     return saved
+
+
+def _matches(ws: Workspace, rel: str, saved: Path) -> bool:
+    """Whether the workspace holds rel as a plain regular file with the saved bytes."""
+    current = ws.root / rel
+    if has_link_component(ws.root, rel) or not current.is_file():
+        return False
+    return current.read_bytes() == saved.read_bytes()
 
 
 def restore_snapshot(ws: Workspace, src: Path) -> list[str]:
@@ -45,14 +58,12 @@ def restore_snapshot(ws: Workspace, src: Path) -> list[str]:
     src = Path(src)
     if not src.is_dir():
         raise FileNotFoundError(f"no snapshot at {src}")
-    wanted = {p.relative_to(src).as_posix() for p in src.rglob("*") if p.is_file()}
+    wanted = {p.relative_to(src).as_posix() for p in src.rglob("*") if p.is_file() and not p.is_symlink()}
     changed = []
     for rel in sorted(wanted):
-        current = ws.root / rel
-        if current.is_file() and current.read_bytes() == (src / rel).read_bytes():
+        if _matches(ws, rel, src / rel):
             continue
-        current.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(src / rel, current)
+        put_file(ws.root, rel, src / rel)
         changed.append(rel)
     for rel in _snapshot_files(ws):
         if rel not in wanted:  # made after the best version (e.g. a new script's outputs)

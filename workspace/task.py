@@ -13,7 +13,7 @@ import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -63,6 +63,53 @@ KNOWN_TASKS: dict[str, KnownTask] = {
 }
 
 
+class SandboxConfig(BaseModel):
+    """A task's sandbox limits ("sandbox" in budgetmlagent.json); a field left out keeps the caller's value.
+
+    A value set here wins over the run's settings: the task's author knows what its scripts need.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    # Wall-clock seconds of one script run, and of one scoring run.
+    timeout_s: float | None = Field(default=None, gt=0)
+    # Address space per process in MiB; 0 means no limit (CUDA reserves far more than it uses).
+    memory_mb: int | None = Field(default=None, ge=0)
+    # CPU-seconds backstop per process (default: timeout times the number of cores).
+    cpu_s: float | None = Field(default=None, gt=0)
+    # Size of any one file a script writes, in MiB; 0 means no limit.
+    file_size_mb: int | None = Field(default=None, ge=0)
+    # Characters of script output shown in an observation.
+    output_chars: int | None = Field(default=None, gt=0)
+    # Processes and threads of one run (enforced on Linux 6.14 and later).
+    max_processes: int | None = Field(default=None, ge=1)
+    # Environment variables scripts may see on top of the allow-list (names that look secret stay out).
+    env_allow: tuple[str, ...] = ()
+
+    @field_validator("env_allow")
+    @classmethod
+    def _names(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        bad = [name for name in value if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name)]
+        if bad:
+            raise ValueError(f"env_allow holds names that are not environment variable names: {bad}")
+        return value
+
+    def run_kwargs(self) -> dict[str, Any]:
+        """The fields that are set, as run_script keyword arguments (a memory or file limit of 0 means none)."""
+        values: dict[str, Any] = {
+            "timeout_s": self.timeout_s,
+            "memory_limit_mb": self.memory_mb,
+            "cpu_limit_s": self.cpu_s,
+            "file_limit_mb": self.file_size_mb,
+            "max_output_chars": self.output_chars,
+            "max_processes": self.max_processes,
+        }
+        kwargs = {key: value for key, value in values.items() if value is not None}
+        if self.env_allow:
+            kwargs["env_allow"] = self.env_allow
+        return kwargs
+
+
 class TaskConfig(BaseModel):
     """The optional scripts/budgetmlagent.json of a task."""
 
@@ -74,6 +121,7 @@ class TaskConfig(BaseModel):
     baseline_script: str = DEFAULT_BASELINE_SCRIPT
     # A regex whose first group is the hold-out metric the scripts print, e.g. "Validation accuracy: (\\S+)".
     validation_pattern: str | None = None
+    sandbox: SandboxConfig = Field(default_factory=SandboxConfig)
 
     @field_validator("validation_pattern")
     @classmethod
@@ -104,6 +152,7 @@ class Task(BaseModel):
     declared_baseline: float | None = None
     baseline_script: str = DEFAULT_BASELINE_SCRIPT
     validation_pattern: str | None = None
+    sandbox: SandboxConfig = Field(default_factory=SandboxConfig)
     content_hash: str
 
     @property
@@ -145,6 +194,7 @@ def load_task(path: Path, *, prepare: bool = True, prepare_timeout_s: float = 36
         declared_baseline=config.baseline,
         baseline_script=config.baseline_script,
         validation_pattern=config.validation_pattern,
+        sandbox=config.sandbox,
         content_hash=content_hash(root),
     )
 
@@ -199,7 +249,7 @@ def content_hash(root: Path) -> str:
     stamp = root / "scripts" / PREPARED_STAMP
     for sub in ("env", "scripts"):
         for file in _iter_files(root / sub):
-            if file == stamp or (file.is_symlink() and not file.exists()):
+            if file == stamp or not file.is_file():  # dangling links, FIFOs (opening one blocks), devices
                 continue
             digest.update(file.relative_to(root).as_posix().encode() + b"\0")
             _hash_file(digest, file)

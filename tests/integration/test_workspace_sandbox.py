@@ -20,14 +20,14 @@ TITANIC = REPO / "benchmarks" / "tasks" / "titanic"
 
 SPAWNER = """
 import subprocess, sys, time
-child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(1000)"])
+child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(1000)  # TAG"])
 print("child", child.pid, flush=True)
 time.sleep(1000)
 """
 
 ESCAPER = """
 import os, subprocess, sys, time
-child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(1000)"], start_new_session=True)
+child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(1000)  # TAG"], start_new_session=True)
 print("child", child.pid, flush=True)
 time.sleep(1000)
 """
@@ -64,38 +64,41 @@ confined_only = pytest.mark.skipif(
 IMPROVED_TRAIN = (TITANIC / "reference" / "train.py").read_text()
 
 
-def alive(pid: int) -> bool:
-    """Whether pid is a live (non-zombie) process."""
-    try:
-        status = Path(f"/proc/{pid}/status").read_text()
-    except OSError:
-        return False
-    state = next((line for line in status.splitlines() if line.startswith("State:")), "State: ?")
-    return state.split()[1] != "Z"
+def tagged(tag: str) -> list[int]:
+    """Live host pids whose command line holds tag (a PID namespace gives the script other numbers)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes()
+            state = next(line for line in (entry / "status").read_text().splitlines() if line.startswith("State:"))
+        except (OSError, StopIteration):
+            continue
+        if tag.encode() in cmdline and state.split()[1] != "Z":
+            found.append(int(entry.name))
+    return found
 
 
-def wait_dead(pid: int, seconds: float = 5.0) -> bool:
+def wait_gone(tag: str, seconds: float = 5.0) -> bool:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
-        if not alive(pid):
+        if not tagged(tag):
             return True
         time.sleep(0.05)
-    return not alive(pid)
-
-
-def child_pid(stdout: str) -> int:
-    return int(stdout.split("child", 1)[1].split()[0])
+    return not tagged(tag)
 
 
 @pytest.mark.parametrize("script", [SPAWNER, ESCAPER], ids=["same-group", "setsid-escape"])
 def test_timeout_kills_script_and_its_children(tmp_path: Path, script: str) -> None:
-    (tmp_path / "forever.py").write_text(script)
+    tag = f"sandbox-child-{uuid.uuid4().hex}"
+    (tmp_path / "forever.py").write_text(script.replace("TAG", tag))
     start = time.monotonic()
     run = run_script(tmp_path, "forever.py", timeout_s=2)
     assert run.timed_out and not run.ok
     assert time.monotonic() - start < 10
-    pid = child_pid(run.stdout)
-    assert wait_dead(pid), f"child {pid} survived the timeout"
+    assert "child" in run.stdout, run.output
+    assert wait_gone(tag), f"children {tagged(tag)} survived the timeout"
 
 
 def test_api_keys_are_not_visible(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -7,7 +7,17 @@ from pathlib import Path
 import pytest
 
 from budgetmlagent.workspace import sandbox
-from budgetmlagent.workspace.sandbox import last_traceback, scrub_env, truncate_middle
+from budgetmlagent.workspace.sandbox import (
+    clean_output,
+    describe_sandbox,
+    hide_plan,
+    last_traceback,
+    pid_max_is_namespaced,
+    sandbox_env,
+    script_argument,
+    scrub_env,
+    truncate_middle,
+)
 
 
 def test_scrub_env_drops_secrets_and_keeps_the_rest() -> None:
@@ -26,6 +36,67 @@ def test_scrub_env_drops_secrets_and_keeps_the_rest() -> None:
         "OMP_NUM_THREADS": "2",
     }
     assert scrub_env(env) == {"PATH": "/usr/bin", "LANG": "C.UTF-8", "OMP_NUM_THREADS": "2"}
+
+
+@pytest.mark.adversarial("sandbox")
+def test_scrub_env_is_an_allow_list_with_the_secret_patterns_on_top() -> None:
+    env = {
+        # Needed by Python, numpy, torch and scikit-learn: kept.
+        "PATH": "/usr/bin",
+        "LC_ALL": "C.UTF-8",
+        "TZ": "UTC",
+        "PYTHONHASHSEED": "0",
+        "MKL_NUM_THREADS": "1",
+        "OPENBLAS_NUM_THREADS": "1",
+        "CUDA_VISIBLE_DEVICES": "0",
+        # Not on the list, though no name looks secret: dropped.
+        "DB_URL": "postgres://user:pw@db",
+        "HTTP_PROXY": "http://user:pw@proxy",
+        "SSH_AUTH_SOCK": "/tmp/agent.sock",
+        "KUBECONFIG": "/root/.kube/config",
+        "LD_PRELOAD": "/tmp/evil.so",
+        # On an allowed prefix, but secret-looking: dropped by the second filter.
+        "TORCH_HUB_TOKEN": "x",
+        "CUDA_SECRET": "x",
+        "NCCL_PASSWORD": "x",
+    }
+    kept = scrub_env(env)
+    assert sorted(kept) == [
+        "CUDA_VISIBLE_DEVICES",
+        "LC_ALL",
+        "MKL_NUM_THREADS",
+        "OPENBLAS_NUM_THREADS",
+        "PATH",
+        "PYTHONHASHSEED",
+        "TZ",
+    ]
+    assert scrub_env({"MY_FLAG": "1", "MY_TOKEN": "x"}, ["MY_FLAG", "MY_TOKEN"]) == {"MY_FLAG": "1"}
+
+
+def test_sandbox_env_points_home_and_tmp_into_the_workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HOME", "/root")
+    env = sandbox_env(tmp_path)
+    assert env["HOME"] == str(tmp_path) and env["TMPDIR"] == str(tmp_path / ".tmp")
+    assert (tmp_path / ".tmp").is_dir() and "PATH" in env
+
+
+def test_clean_output_removes_escapes_and_control_bytes() -> None:
+    raw = "epoch 1\r\x1b[2K\x1b[31mloss\x1b[0m 0.5\x00\x07\tok\r\n\x1b]0;title\x07done\x1bc"
+    assert clean_output(raw) == "epoch 1\nloss 0.5\tok\ndone"
+
+
+def test_a_script_name_with_a_leading_dash_is_not_an_option() -> None:
+    assert script_argument("-c.py") == "./-c.py"
+    assert script_argument("train.py") == "train.py"
+
+
+def test_hide_plan_leaves_holes_for_the_workspace_and_python(tmp_path: Path) -> None:
+    private = tmp_path / "private"
+    (private / "keep" / "workspace").mkdir(parents=True)
+    (private / "secret.txt").write_text("x")
+    workspace = private / "keep" / "workspace"
+    plan = dict(hide_plan([private, tmp_path / "missing", workspace], workspace))
+    assert plan == {str(private): [str(workspace)]}  # the workspace itself is never covered
 
 
 def test_truncate_middle_keeps_head_and_tail() -> None:
@@ -48,7 +119,7 @@ def test_last_traceback_takes_the_last_block() -> None:
 
 
 def test_no_namespaces_falls_back_unconfined(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(sandbox, "namespace_prefix", lambda **_: None)
+    monkeypatch.setattr(sandbox, "isolation", lambda **_: sandbox.Isolation((), False, False, False))
     (tmp_path / "hello.py").write_text("print('hello')\n")
     run = sandbox.run_script(tmp_path, "hello.py", timeout_s=30)
     assert run.ok and run.stdout.strip() == "hello"
@@ -56,8 +127,19 @@ def test_no_namespaces_falls_back_unconfined(tmp_path: Path, monkeypatch: pytest
 
 
 def test_network_only_when_mounts_are_unavailable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    # An empty prefix stands in for a working `unshare -n`; the mount namespace is what is missing.
-    monkeypatch.setattr(sandbox, "namespace_prefix", lambda *, network, filesystem: None if filesystem else ())
+    # `env` stands in for a working `unshare -n` (it runs the prelude unchanged); mounts are what is missing.
+    monkeypatch.setattr(sandbox, "isolation", lambda **_: sandbox.Isolation(("env",), True, False, False))
     (tmp_path / "hello.py").write_text("print('hello')\n")
     run = sandbox.run_script(tmp_path, "hello.py", timeout_s=30)
     assert run.ok and not run.filesystem_confined and run.network_isolated
+
+
+def test_pid_max_is_per_namespace_from_linux_6_14() -> None:
+    assert pid_max_is_namespaced("6.14.0-1-generic") and pid_max_is_namespaced("7.0.1")
+    assert not pid_max_is_namespaced("6.13.9") and not pid_max_is_namespaced("5.15.0-91")
+
+
+def test_describe_sandbox_reports_what_holds(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sandbox, "isolation", lambda **_: sandbox.Isolation(("unshare",), True, False, False))
+    report = describe_sandbox()
+    assert report["network_isolated"] and not report["filesystem_confined"] and not report["process_count_capped"]

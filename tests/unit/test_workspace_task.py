@@ -166,3 +166,25 @@ def test_bundled_titanic_task_loads() -> None:
     assert "survived" not in header
     assert not {"boat", "body", "home.dest"} & set(header.split(","))
     assert load_task(BUNDLED_TITANIC).content_hash == task.content_hash
+
+
+def test_sandbox_limits_come_from_budgetmlagent_json(tmp_path: Path) -> None:
+    sandbox = {"timeout_s": 30, "memory_mb": 0, "file_size_mb": 64, "output_chars": 2000, "max_processes": 64}
+    task = load_task(make_task(tmp_path, prepare=None, config={"sandbox": sandbox | {"env_allow": ["MY_FLAG"]}}))
+    assert task.sandbox.run_kwargs() == {
+        "timeout_s": 30,
+        "memory_limit_mb": 0,  # no limit: CUDA reserves far more address space than it uses
+        "file_limit_mb": 64,
+        "max_output_chars": 2000,
+        "max_processes": 64,
+        "env_allow": ("MY_FLAG",),
+    }
+    assert load_task(make_task(tmp_path, "plain", prepare=None)).sandbox.run_kwargs() == {}
+
+
+@pytest.mark.parametrize(
+    "sandbox", [{"timeout_s": 0}, {"memory_mb": -1}, {"env_allow": ["BAD NAME"]}, {"unknown_limit": 1}]
+)
+def test_invalid_sandbox_limits_are_a_task_error(tmp_path: Path, sandbox: dict) -> None:
+    with pytest.raises(TaskError, match="sandbox"):
+        load_task(make_task(tmp_path, prepare=None, config={"sandbox": sandbox}))
