@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from test_workspace_sandbox import tagged
 
 from budgetmlagent.workspace import sandbox
 from budgetmlagent.workspace.actions import ActionResult, execute_plain_action, validate_action
@@ -33,22 +34,6 @@ FULL = isolation(network=True, filesystem=True)
 needs_mounts = pytest.mark.skipif(not FULL.filesystem, reason="no mount namespace here (needs root or userns)")
 needs_pids = pytest.mark.skipif(not FULL.pids, reason="no PID namespace here (needs root or userns)")
 ANSWER = "0.99"  # what eval.py would return if a script reached the answers
-
-
-def tagged(tag: str) -> list[int]:
-    """Live host pids whose command line holds tag."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            cmdline = (entry / "cmdline").read_bytes()
-            state = next(line for line in (entry / "status").read_text().splitlines() if line.startswith("State:"))
-        except (OSError, StopIteration):
-            continue
-        if tag.encode() in cmdline and state.split()[1] != "Z":
-            found.append(int(entry.name))
-    return found
 
 
 def run_watched(tag: str, **kwargs: Any) -> tuple[ScriptRun, int]:
