@@ -116,7 +116,7 @@ def test_server_stops_and_frees_the_port(server: LocalServer) -> None:
 def test_ctrl_c_stops_servers_and_frees_memory() -> None:
     _require_model()
     script = textwrap.dedent(f"""
-        import json, os, signal, socket
+        import json, os, signal, socket, time
         from budgetmlagent.providers.local_server import get_server, running_servers
 
         def rss_mb():
@@ -126,7 +126,11 @@ def test_ctrl_c_stops_servers_and_frees_memory() -> None:
         srv = get_server({NAME!r}, threads=1)
         port, up = srv.port, rss_mb()
         try:
-            os.kill(os.getpid(), signal.SIGINT)
+            # raise_signal delivers to this (main) thread; os.kill(getpid()) may land on a server thread
+            # and let the next line run before the interrupt is noticed.
+            signal.raise_signal(signal.SIGINT)
+            for _ in range(200):
+                time.sleep(0.01)
             raise SystemExit("no KeyboardInterrupt")
         except KeyboardInterrupt:
             pass
