@@ -119,6 +119,9 @@ def test_ctrl_c_stops_servers_and_frees_memory() -> None:
         import json, os, signal, socket, time
         from budgetmlagent.providers.local_server import get_server, running_servers
 
+        # Ctrl-C as in a terminal: a job started in the background inherits SIGINT ignored, and Python keeps that.
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
         def rss_mb():
             with open("/proc/self/status") as fh:
                 return int(fh.read().split("VmRSS:")[1].split()[0]) // 1024
