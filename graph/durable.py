@@ -10,7 +10,7 @@ from typing import Any
 from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
 from langgraph.checkpoint.sqlite import SqliteSaver
 
-from budgetmlagent.graph.run_folder import append_line
+from budgetmlagent.graph.run_folder import append_line, write_text_atomic
 
 CHECKPOINT_FILE = "checkpoints.sqlite"
 INTERRUPTED_TRACE = "trace.interrupted.jsonl"
@@ -61,9 +61,7 @@ def trim_trace(run_dir: Path, steps_done: int, calls_done: int) -> list[dict[str
         except json.JSONDecodeError:
             continue
     set_aside(Path(run_dir) / INTERRUPTED_TRACE, moved_lines)
-    tmp = path.with_suffix(".jsonl.tmp")
-    tmp.write_text("".join(line + "\n" for line in kept), encoding="utf-8")
-    tmp.replace(path)
+    write_text_atomic(path, "".join(line + "\n" for line in kept))
     return moved
 
 

@@ -44,10 +44,13 @@ def emit(runtime: Any, run_dir: str | None, record: dict[str, Any]) -> None:
 
 
 def write_json(path: Path, data: Any) -> None:
-    """Write JSON atomically: a temporary file in the same folder, then os.replace, so a reader (or a kill)
-    sees the old file or the new one, never half of one."""
+    write_text_atomic(path, json.dumps(data, indent=2, default=str) + "\n")
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    """A temporary file in the same folder, then os.replace, so a reader (or a kill) sees the old file or the
+    new one, never half of one."""
     path = Path(path)
-    text = json.dumps(data, indent=2, default=str) + "\n"
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         tmp.write_text(text, encoding="utf-8")
