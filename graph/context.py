@@ -103,6 +103,14 @@ class Context:
         default=True,
         metadata={"description": "Reject improvement claims no measured metric backs, and unverified Final Answers."},
     )
+    use_whole_file_edits: bool = field(
+        default=True,
+        metadata={"description": "Coder rewrites short scripts whole, even for a segment edit (no fragment splices)."},
+    )
+    use_briefing: bool = field(
+        default=True,
+        metadata={"description": "Show the planner the data schema and the numbered main script, so it edits at once."},
+    )
     require_approval: bool = field(
         default=False,
         metadata={"description": "Pause for a person before any script runs and before Final Answer (interrupt)."},

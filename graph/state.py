@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import operator
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, NotRequired
 
 from typing_extensions import TypedDict  # pydantic (LangGraph Studio schemas) needs it on Python < 3.12
 
@@ -34,6 +34,7 @@ class TaskInfo(TypedDict):
     validation_pattern: str | None
     validation_baseline: float | None
     sandbox: dict[str, Any]  # the task's own script limits (workspace.task.SandboxConfig), over the run's
+    main_script: NotRequired[str]  # the script the task is about (train.py); older checkpoints lack it
 
 
 class BestSoFar(TypedDict):

@@ -16,6 +16,9 @@ from budgetmlagent.nodes.world import grounded_context, unknown_references, work
 from budgetmlagent.workspace.actions import bounded_diff
 from budgetmlagent.workspace.errors import ActionInputError
 
+# Scripts up to this many lines are rewritten whole (a 1.5B model returns ~150 lines well within its reply cap).
+WHOLE_FILE_LINES = 150
+
 
 def strip_fences(code: str) -> str:
     """Small models wrap code in markdown fences even when told not to."""
@@ -39,6 +42,11 @@ def coder(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     lines = original.splitlines(keepends=True)
     segment = pending["action"] == "Edit Script Segment (AI)"
     start, end = (int(args["start_line_number"]), int(args["end_line_number"])) if segment else (1, len(lines))
+    pointed_at = ""
+    if segment and ctx.use_whole_file_edits and len(lines) <= WHOLE_FILE_LINES:
+        # Spliced segments broke scripts (a fragment replaced the data loading): short scripts are rewritten whole.
+        pointed_at = f"The change concerns lines {start}-{end} mainly; keep the rest working.\n"
+        segment, start, end = False, 1, len(lines)
     target = "".join(lines[start - 1 : end])
     where = f"lines {start}-{end} of {script}" if segment else script
     context = [grounded_context(ws, ctx.use_grounding_checks)]
@@ -48,7 +56,7 @@ def coder(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
         [
             *context,
             f"Current content of {where}:\n{target}",
-            f"Edit instruction: {args['edit_instruction']}",
+            f"{pointed_at}Edit instruction: {args['edit_instruction']}",
             "Return the complete new " + ("segment (only those lines)." if segment else "script."),
         ]
     )

@@ -58,6 +58,7 @@ def prepare(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
         validation_pattern=task.validation_pattern if ctx.use_measured_edits else None,
         validation_baseline=base.validation if ctx.use_measured_edits else None,
         sandbox=task.sandbox.model_dump(exclude_none=True),
+        main_script=task.baseline_script,
     )
     best = None
     # Only a measured metric can say which version is best. The untouched workspace is the first "best".

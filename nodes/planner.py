@@ -14,12 +14,14 @@ from budgetmlagent.graph.context import Context
 from budgetmlagent.graph.run_folder import append_trace
 from budgetmlagent.graph.state import State, Step
 from budgetmlagent.nodes import profiles
+from budgetmlagent.nodes.coder import WHOLE_FILE_LINES
 from budgetmlagent.nodes.llm import call_structured
 from budgetmlagent.nodes.measure import best_value, measured_improvement
 from budgetmlagent.nodes.recall import RECENT_STEPS, retrieve_older
 from budgetmlagent.nodes.schemas import planner_reply_model
-from budgetmlagent.nodes.world import workspace_of
+from budgetmlagent.nodes.world import grounded_context, workspace_of
 from budgetmlagent.workspace.actions import render_tool_descriptions, validate_action
+from budgetmlagent.workspace.errors import ActionInputError
 from budgetmlagent.workspace.scoring import improvement
 
 # The research agent's action list (MLAgentBench hides the low-level Write/Append File from it too).
@@ -70,7 +72,7 @@ def planner(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     ctx = runtime.context
     actions = available_actions(state, ctx)
     messages = [
-        SystemMessage(system_prompt(state, actions)),
+        SystemMessage(system_prompt(state, actions, ctx)),
         HumanMessage(situation_prompt(state, ctx)),
     ]
     outcome = call_structured(state, ctx, "planner", planner_reply_model(actions), messages)
@@ -136,7 +138,7 @@ def check_reply(state: State, ctx: Context, reply: Any) -> str | None:
             names = ", ".join(state["dirty_scripts"])
             return f"Final Answer rejected: {names} changed since it last ran successfully. Run it first."
     if ctx.use_validity_checks:
-        wrong_suffix = edit_saved_as_other_kind(action, args)
+        wrong_suffix = edit_saved_as_other_kind(action, args) or edit_already_made(steps, action, args)
         if wrong_suffix is not None:
             return wrong_suffix
     if ctx.use_validity_checks and state["task"].get("validation_pattern"):
@@ -156,6 +158,25 @@ def edit_saved_as_other_kind(action: str, args: dict[str, Any]) -> str | None:
         f"save_name {save_name!r} does not end like the script ({PurePosixPath(script).suffix or 'no suffix'}): an "
         f"edited script must stay runnable. Save it as {script!r} or as a new {PurePosixPath(script).suffix} file."
     )
+
+
+def edit_already_made(steps: list[Step], action: str, args: dict[str, Any]) -> str | None:
+    """The same instruction on the same script gives the same edit (the coder is deterministic): the 0.5B planner
+    re-sent one edit three times in five steps, with a look in between so the back-to-back check missed it."""
+    if action not in EDIT_ACTIONS:
+        return None
+    key = (args.get("script_name"), " ".join(str(args.get("edit_instruction", "")).split()).lower())
+    for earlier in steps:
+        if earlier["action"] not in EDIT_ACTIONS:
+            continue
+        earlier_args = earlier["action_input"]
+        instruction = " ".join(str(earlier_args.get("edit_instruction", "")).split()).lower()
+        if (earlier_args.get("script_name"), instruction) == key:
+            return (
+                f"You gave this edit instruction for {key[0]} at step {earlier['step']} already; its result is in "
+                "your history. Ask for a different, concrete change (name the columns or the model to use)."
+            )
+    return None
 
 
 # Past-tense claims of progress; plans ("to improve ...") do not match.
@@ -187,20 +208,40 @@ def unbacked_claim(state: State, action: str, reply: Any) -> str | None:
     return None
 
 
-def system_prompt(state: State, actions: tuple[str, ...]) -> str:
+def system_prompt(state: State, actions: tuple[str, ...], ctx: Context | None = None) -> str:
     """The fixed part of the planner prompt comes first so the server's prefix cache reuses it."""
     task = state["task"]
     direction = "higher" if task["direction"] == "higher" else "lower"
+    briefing = []
+    if ctx is not None and ctx.use_briefing:  # the data files are read-only, so this part never changes
+        briefing.append(grounded_context(workspace_of(state), detailed=True))
     return "\n\n".join(
         [
             profiles.PLANNER,
             "Research problem:\n" + task["problem"].strip(),
             f"Success means the {task['metric']} of the final submission is more than 10% better "
             f"({direction} is better) than the baseline script's.",
+            *briefing,
             "Actions you can use (name and JSON input):\n" + render_tool_descriptions(list(actions)),
             profiles.PLANNER_FORMAT,
         ]
     )
+
+
+def main_script_listing(state: State) -> str | None:
+    """The task's script as it is now, numbered, when it is short enough to show whole."""
+    name = state["task"].get("main_script")
+    ws = workspace_of(state)
+    if not name or not (ws.root / name).is_file():
+        return None
+    try:
+        lines = ws.read_text(name).splitlines()
+    except (OSError, UnicodeDecodeError, ActionInputError):
+        return None
+    if len(lines) > WHOLE_FILE_LINES:
+        return None
+    numbered = "\n".join(f"{i}: {line}" for i, line in enumerate(lines, 1))
+    return f"The current {name} ({len(lines)} lines):\n{numbered}"
 
 
 def situation_prompt(state: State, ctx: Context) -> str:
@@ -225,12 +266,21 @@ def situation_prompt(state: State, ctx: Context) -> str:
     older = retrieve_older(state, ctx, query) if len(steps) > RECENT_STEPS else []
     if older:
         parts.append("Relevant earlier steps:\n" + "\n".join(older))
+    listing = main_script_listing(state) if ctx.use_briefing else None
+    if listing is not None:
+        parts.append(listing)
     if steps:
         recent = steps[-RECENT_STEPS:]
         rendered = [
             render_step(s, RECENT_OBSERVATION_CHARS if s is recent[-1] else OLDER_OBSERVATION_CHARS) for s in recent
         ]
         parts.append("Your last steps:\n" + "\n\n".join(rendered))
+    elif listing is not None:
+        parts.append(
+            "This is your first step. The data files and the script are shown above: choose one concrete change "
+            "likely to improve the metric (for example a useful column the script leaves out, or a stronger model) "
+            "and edit the script; an edited script runs automatically."
+        )
     else:
         parts.append("This is your first step. Start by looking at the files in the workspace.")
     if state.get("planner_error"):

@@ -56,10 +56,10 @@ def planner_reply_model(actions: tuple[str, ...]) -> type[BaseModel]:
     )
     return create_model(
         "PlannerReply",
-        reflection=(str, _text(400, "What the last observation means.")),
-        research_plan_and_status=(str, _text(700, "Plan and progress so far, with measured numbers.")),
-        fact_check=(str, _text(300, "Which statements were confirmed by observations.")),
-        thought=(str, _text(400, "What to do now and why.")),
+        reflection=(str, _text(250, "What the last observation means.")),
+        research_plan_and_status=(str, _text(450, "Plan and progress so far, with measured numbers.")),
+        fact_check=(str, _text(200, "Which statements were confirmed by observations.")),
+        thought=(str, _text(250, "What to do now and why.")),
         action=(action_type, ...),
     )
 

@@ -82,7 +82,10 @@ class ScriptedOpenAI(FakeChatServer):
             return [
                 plan("List Files", dir_path="."),
                 plan(
-                    "Edit Script (AI)", script_name="train.py", edit_instruction="raise the score", save_name="train.py"
+                    "Edit Script (AI)",
+                    script_name="train.py",
+                    edit_instruction=f"raise the score (step {step})",
+                    save_name="train.py",
                 ),
                 plan("Execute Script", script_name="train.py"),
             ][(step - 1) % 3]
