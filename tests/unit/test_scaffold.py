@@ -170,3 +170,67 @@ def test_runs_stopped_by_their_time_limit_are_not_stuck() -> None:
 def test_the_same_action_with_the_same_observation_escalates(tiny_task: Path, tmp_path: Path) -> None:
     state, _ = run_graph(tiny_task, tmp_path, {BASE: [RUN, RUN, RUN], TOP: [LIST]}, max_steps=3)
     assert state["escalations"][0]["reason"] == "repeated action"
+
+
+def segment_edit(start: int, end: int, instruction: str = "raise the score") -> dict[str, Any]:
+    return plan(
+        "Edit Script Segment (AI)",
+        script_name="train.py",
+        start_line_number=start,
+        end_line_number=end,
+        edit_instruction=instruction,
+        save_name="train.py",
+    )
+
+
+@pytest.mark.parametrize("whole_file", [True, False])
+def test_a_segment_edit_of_a_short_script_is_a_whole_file_rewrite(
+    measured_task: Path, tmp_path: Path, whole_file: bool
+) -> None:
+    # The coder returns a whole file: as a whole-file rewrite it replaces the script; spliced into line 1 (the
+    # old way) it would duplicate every other line, which is how the sweep's segment edits broke scripts.
+    replies = {BASE: [segment_edit(1, 1), code(IMPROVED_TRAIN), LIST]}
+    state, models = run_graph(measured_task, tmp_path, replies, max_steps=2, use_whole_file_edits=whole_file)
+    prompt = models.calls(BASE)[1]["messages"][-1].content
+    written = (Path(state["result"]["run_dir"]) / "workspace" / "train.py").read_text()
+    if whole_file:
+        assert "The change concerns lines 1-1 mainly" in prompt and "Return the complete new script." in prompt
+        assert f"Current content of train.py:\n{BASELINE_TRAIN}" in prompt
+        assert state["measured"] == [(1, 0.9)]
+    else:
+        assert "Return the complete new segment (only those lines)." in prompt
+    assert (written == IMPROVED_TRAIN) is whole_file
+
+
+def test_the_same_edit_instruction_twice_is_an_invalid_reply(measured_task: Path, tmp_path: Path) -> None:
+    again = edit("Use More Features.")  # case and spacing do not make it new
+    replies = {
+        BASE: [edit("use more   features."), code(IMPROVED_TRAIN), LIST, again, edit("a new idea"), code(scored(0.6))]
+    }
+    state, _ = run_graph(measured_task, tmp_path, replies, max_steps=3)
+    rejected = [r for r in read_trace(Path(state["result"]["run_dir"])) if r["type"] == "rejected"]
+    assert (
+        len(rejected) == 1 and "You gave this edit instruction for train.py at step 1 already" in rejected[0]["error"]
+    )
+    assert [s["action_input"].get("edit_instruction") for s in state["steps"]] == [
+        "use more   features.",
+        None,
+        "a new idea",
+    ]
+
+
+@pytest.mark.parametrize("briefing", [True, False])
+def test_the_briefing_shows_the_planner_the_data_and_the_numbered_script(
+    measured_task: Path, tmp_path: Path, briefing: bool
+) -> None:
+    replies = {BASE: [edit("better"), code(IMPROVED_TRAIN), LIST]}
+    _, models = run_graph(measured_task, tmp_path, replies, max_steps=2, use_briefing=briefing)
+    first, second = models.calls(BASE)[0]["messages"], models.calls(BASE)[2]["messages"]
+    numbered_first_line = f"1: {BASELINE_TRAIN.splitlines()[0]}"
+    assert ("Data files (read them by these exact names and columns)" in first[0].content) is briefing
+    assert (numbered_first_line in first[-1].content) is briefing
+    assert ("The data files and the script are shown above" in first[-1].content) is briefing
+    # Later steps show the script as it is now, after the edit.
+    assert (f"1: {IMPROVED_TRAIN.splitlines()[0]}" in second[-1].content) is briefing
+    # The data part sits in the system prompt, ahead of everything that changes every step (prefix cache).
+    assert ("data.csv: columns a (int64), b (int64), label (int64)" in second[0].content) is briefing
