@@ -10,7 +10,7 @@ from langgraph.runtime import Runtime
 from budgetmlagent.graph.context import Context
 from budgetmlagent.graph.state import State
 from budgetmlagent.nodes import profiles
-from budgetmlagent.nodes.llm import call_structured
+from budgetmlagent.nodes.llm import call_structured, code_reply_tokens
 from budgetmlagent.nodes.schemas import CodeReply
 from budgetmlagent.nodes.world import grounded_context, unknown_references, workspace_of
 from budgetmlagent.workspace.actions import bounded_diff
@@ -61,7 +61,8 @@ def coder(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
         ]
     )
     messages = [SystemMessage(profiles.CODER), HumanMessage(prompt)]
-    outcome = call_structured(state, ctx, "coder", CodeReply, messages)
+    reply_cap = code_reply_tokens(ctx, target if segment else original)
+    outcome = call_structured(state, ctx, "coder", CodeReply, messages, max_output_tokens=reply_cap)
     failures = dict(state.get("failures", {}))
     update: dict[str, Any] = dict(outcome.update)
     if outcome.parsed is None:

@@ -11,7 +11,7 @@ from budgetmlagent.graph.context import Context
 from budgetmlagent.graph.state import State
 from budgetmlagent.nodes import profiles
 from budgetmlagent.nodes.coder import strip_fences
-from budgetmlagent.nodes.llm import call_structured
+from budgetmlagent.nodes.llm import call_structured, code_reply_tokens
 from budgetmlagent.nodes.schemas import FixReply
 from budgetmlagent.nodes.world import grounded_context, unknown_references, workspace_of
 from budgetmlagent.workspace.actions import bounded_diff
@@ -46,8 +46,9 @@ def debugger(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
             f"This is fix attempt {attempt}. Return the complete corrected script.",
         ]
     )
+    messages = [SystemMessage(profiles.DEBUGGER), HumanMessage(prompt)]
     outcome = call_structured(
-        state, ctx, "debugger", FixReply, [SystemMessage(profiles.DEBUGGER), HumanMessage(prompt)]
+        state, ctx, "debugger", FixReply, messages, max_output_tokens=code_reply_tokens(ctx, code)
     )
     failures = dict(state.get("failures", {}))
     update: dict[str, Any] = dict(outcome.update) | {"debug_attempts": attempt}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import time
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
@@ -54,6 +55,15 @@ def max_tokens_for(role: str, ctx: Context) -> int:
     return ctx.code_output_tokens if role in ("coder", "debugger") else ctx.max_output_tokens
 
 
+def code_reply_tokens(ctx: Context, current_code: str) -> int:
+    """A whole-file reply's cap: room for the file to double (about 3.5 characters a token), never above the role's.
+
+    A small coder that degenerates into repeated lines otherwise runs to the 2,500-token cap: two minutes of a
+    1.5B model on two cores for a 27-line script. Rounded up so few distinct caps (cached clients) exist."""
+    wanted = 2 * len(current_code) / 3.5 + 500
+    return min(ctx.code_output_tokens, math.ceil(wanted / 250) * 250)
+
+
 def chat_model(spec: str, ctx: Context, temperature: float, max_tokens: int) -> BaseChatModel:
     """Models are cached per process: local servers and HTTP clients are shared by all nodes."""
     if ctx.chat_model_factory is not None:
@@ -74,6 +84,7 @@ def call_structured(
     messages: list[BaseMessage],
     *,
     tier: int | None = None,
+    max_output_tokens: int | None = None,
 ) -> CallOutcome:
     """Ask `role`'s model at its current tier for a `schema` reply; never raises on provider failure.
 
@@ -87,7 +98,7 @@ def call_structured(
     tier = min(tier, len(tiers) - 1)
     spec = tiers[tier]
     ledger: Ledger = state.get("ledger") or Ledger()
-    estimate = estimate_call(ctx, role, spec, schema, messages)
+    estimate = estimate_call(ctx, role, spec, schema, messages, max_output_tokens)
     refused = refusal(state, ctx, role, tier, estimate)
     if refused is not None:
         return refused
@@ -135,13 +146,21 @@ def message_texts(messages: list[BaseMessage]) -> list[str]:
 
 
 def estimate_call(
-    ctx: Context, role: str, spec: str, schema: type[BaseModel], messages: list[BaseMessage]
+    ctx: Context,
+    role: str,
+    spec: str,
+    schema: type[BaseModel],
+    messages: list[BaseMessage],
+    max_output_tokens: int | None = None,
 ) -> CallEstimate:
-    """Worst case of one structured call: the prompt and reply schema bounded in tokens, the role's max tokens."""
+    """Worst case of one structured call: the prompt and reply schema bounded in tokens, the call's max tokens
+    (the role's, or the lower cap the caller set)."""
     from budgetmlagent.providers.pricing import input_token_bound, worst_case_cost_usd
 
     texts, schema_text = message_texts(messages), json.dumps(schema.model_json_schema())
     max_tokens = max_tokens_for(role, ctx)
+    if max_output_tokens is not None:
+        max_tokens = min(max_tokens, max_output_tokens)
     worst = worst_case_cost_usd(spec, texts, max_tokens, schema_text)
     return CallEstimate(spec, input_token_bound(texts, schema_text), max_tokens, worst)
 

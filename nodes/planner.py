@@ -138,12 +138,29 @@ def check_reply(state: State, ctx: Context, reply: Any) -> str | None:
             names = ", ".join(state["dirty_scripts"])
             return f"Final Answer rejected: {names} changed since it last ran successfully. Run it first."
     if ctx.use_validity_checks:
-        wrong_suffix = edit_saved_as_other_kind(action, args) or edit_already_made(steps, action, args)
-        if wrong_suffix is not None:
-            return wrong_suffix
+        bad_edit = (
+            edit_of_missing_script(state, action, args)
+            or edit_saved_as_other_kind(action, args)
+            or edit_already_made(steps, action, args)
+        )
+        if bad_edit is not None:
+            return bad_edit
     if ctx.use_validity_checks and state["task"].get("validation_pattern"):
         return unbacked_claim(state, action, reply)
     return None
+
+
+def edit_of_missing_script(state: State, action: str, args: dict[str, Any]) -> str | None:
+    """MLAgentBench lets an edit create a script from nothing; small models then write a whole program from a one-line
+    instruction (the 1.5B ran to its token cap on 'train.py_modified'). Variants start from a copy instead."""
+    script = str(args.get("script_name", ""))
+    if action not in EDIT_ACTIONS or (workspace_of(state).root / script).is_file():
+        return None
+    main = state["task"].get("main_script") or "train.py"
+    return (
+        f"{script!r} does not exist, so there is nothing to edit. Edit an existing script such as {main!r} "
+        f"(save_name may be a new name), or Copy File first."
+    )
 
 
 def edit_saved_as_other_kind(action: str, args: dict[str, Any]) -> str | None:

@@ -300,7 +300,10 @@ def test_a_tiny_budget_ends_the_run_with_status_budget_and_never_overspends(tiny
 
 @pytest.mark.adversarial("money")
 def test_an_unaffordable_edit_is_not_made_and_the_run_stops(tiny_task: Path, tmp_path: Path) -> None:
-    # The planner's calls fit; the coder's worst case (200,000 output tokens of gpt-4o: $2) does not.
+    # The planner's calls fit; the coder's worst case (200,000 output tokens of gpt-4o: $2) does not. The coder's
+    # cap follows the file's size (room for it to double), so the script is made long enough to allow 200,000.
+    long_train = BASELINE_TRAIN + "".join(f"# {'padding ' * 25}{n}\n" for n in range(2000))
+    (tiny_task / "env" / "train.py").write_text(long_train)
     models = ScriptedModels({PRICED: [edit(), code(IMPROVED_TRAIN)]})
     state = _run(tiny_task, tmp_path, models, budget_usd=0.5, code_output_tokens=200_000)
     result = state["result"]
@@ -308,7 +311,7 @@ def test_an_unaffordable_edit_is_not_made_and_the_run_stops(tiny_task: Path, tmp
     assert models.remaining() == {PRICED: 1}  # the coder was never called
     assert [c["schema"]["title"] for c in models.calls()] == ["PlannerReply"]
     assert state["steps"][0]["ok"] is False and "not made" in state["steps"][0]["observation"]
-    assert Path(result["run_dir"], "workspace", "train.py").read_text() == BASELINE_TRAIN  # nothing was edited
+    assert Path(result["run_dir"], "workspace", "train.py").read_text() == long_train  # nothing was edited
     assert Path(result["run_dir"], "result.json").exists()
 
 
@@ -331,7 +334,8 @@ def test_free_models_run_on_under_a_zero_cap(tiny_task: Path, tmp_path: Path) ->
 
 @pytest.mark.adversarial("money")
 def test_an_unaffordable_fix_is_not_made_and_the_broken_edit_is_rolled_back(tiny_task: Path, tmp_path: Path) -> None:
-    # gpt-4o-mini plans and codes for fractions of a cent; a gpt-4 debugger's worst case is about $0.3.
+    # gpt-4o-mini plans and codes for fractions of a cent; a gpt-4 debugger's worst case (the prompt's bytes as
+    # tokens, 750 reply tokens for this short script) is about $0.1.
     cheap, dear = "openai:gpt-4o-mini", "openai:gpt-4"
     models = ScriptedModels(
         {cheap: [edit(), code(BROKEN_TRAIN)], dear: [{"diagnosis": "typo", "code": IMPROVED_TRAIN}]}
@@ -343,11 +347,11 @@ def test_an_unaffordable_fix_is_not_made_and_the_broken_edit_is_rolled_back(tiny
         planner_models=[cheap],
         coder_models=[cheap],
         debugger_models=[dear],
-        budget_usd=0.1,
+        budget_usd=0.05,
         max_steps=5,
     )
     result = state["result"]
-    assert result["status"] == "budget" and 0 < result["cost_usd"] <= 0.1
+    assert result["status"] == "budget" and 0 < result["cost_usd"] <= 0.05
     assert models.calls(dear) == [] and models.remaining() == {dear: 1}
     observation = state["steps"][-1]["observation"]
     assert "Debugger attempt 1 failed: budget:" in observation and "restored" in observation
