@@ -234,3 +234,25 @@ def test_the_briefing_shows_the_planner_the_data_and_the_numbered_script(
     assert (f"1: {IMPROVED_TRAIN.splitlines()[0]}" in second[-1].content) is briefing
     # The data part sits in the system prompt, ahead of everything that changes every step (prefix cache).
     assert ("data.csv: columns a (int64), b (int64), label (int64)" in second[0].content) is briefing
+
+
+def test_an_edit_of_a_script_that_does_not_exist_is_an_invalid_reply(measured_task: Path, tmp_path: Path) -> None:
+    invent = plan("Edit Script (AI)", script_name="train_v2.py", edit_instruction="x", save_name="train_v2.py")
+    state, _ = run_graph(measured_task, tmp_path, {BASE: [invent, LIST]}, max_steps=1)
+    rejected = [r for r in read_trace(Path(state["result"]["run_dir"])) if r["type"] == "rejected"]
+    assert "'train_v2.py' does not exist, so there is nothing to edit" in rejected[0]["error"]
+    assert not (Path(state["result"]["run_dir"]) / "workspace" / "train_v2.py").exists()
+    state, _ = run_graph(measured_task, tmp_path / "off", {BASE: [invent, code(IMPROVED_TRAIN)]}, max_steps=1,
+                         use_validity_checks=False)  # fmt: skip
+    assert (Path(state["result"]["run_dir"]) / "workspace" / "train_v2.py").exists()  # MLAgentBench's behaviour
+
+
+def test_a_code_reply_is_capped_by_the_size_of_the_script() -> None:
+    from budgetmlagent.graph import Context
+    from budgetmlagent.nodes.llm import code_reply_tokens
+
+    ctx = Context()
+    assert code_reply_tokens(ctx, "") == 500
+    short = code_reply_tokens(ctx, "x = 1\n" * 180)  # about the size of the benchmark's train.py files
+    assert short == 1250 and short < ctx.code_output_tokens
+    assert code_reply_tokens(ctx, "x" * 1_000_000) == ctx.code_output_tokens
