@@ -79,6 +79,8 @@ def planner(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     failures = dict(state.get("failures", {}))
     update: dict[str, Any] = dict(outcome.update)
     reply = outcome.parsed
+    if reply is not None and ctx.use_validity_checks:
+        repair_save_name(state, reply)
     error = outcome.error if reply is None else check_reply(state, ctx, reply)
     if error is not None:
         append_trace(
@@ -140,14 +142,25 @@ def check_reply(state: State, ctx: Context, reply: Any) -> str | None:
     if ctx.use_validity_checks:
         bad_edit = (
             edit_of_missing_script(state, action, args)
-            or edit_saved_as_other_kind(action, args)
             or edit_already_made(steps, action, args)
+            or (inspect_of_shown_script(state, action, args) if ctx.use_briefing else None)
         )
         if bad_edit is not None:
             return bad_edit
     if ctx.use_validity_checks and state["task"].get("validation_pattern"):
         return unbacked_claim(state, action, reply)
     return None
+
+
+def inspect_of_shown_script(state: State, action: str, args: dict[str, Any]) -> str | None:
+    """The briefing shows the whole main script every step; inspecting it again spends a step to learn nothing."""
+    main = state["task"].get("main_script")
+    if action != "Inspect Script Lines" or args.get("script_name") != main or main_script_listing(state) is None:
+        return None
+    return (
+        f"{main} is shown whole above, with line numbers, under 'The current {main}'; nothing more to inspect. "
+        "Use it: edit the script to try one concrete improvement."
+    )
 
 
 def edit_of_missing_script(state: State, action: str, args: dict[str, Any]) -> str | None:
@@ -163,17 +176,20 @@ def edit_of_missing_script(state: State, action: str, args: dict[str, Any]) -> s
     )
 
 
-def edit_saved_as_other_kind(action: str, args: dict[str, Any]) -> str | None:
-    """An edited script saved under another kind of name cannot run and may clobber an output: the 0.5B
-    planner saved train.py's edits as submission.csv, the very file the scorer reads."""
+def repair_save_name(state: State, reply: Any) -> None:
+    """An edited script saved under another kind of name cannot run and may clobber an output (the 0.5B planner
+    saved train.py's edits as submission.csv, the file the scorer reads, and as train.py_modified). Rejecting it
+    cost three 0.5B retries a step; the edit is saved in place instead, which the best snapshot makes safe."""
+    action, args = reply.action.name, reply.action.input
     if action not in EDIT_ACTIONS:
-        return None
-    script, save_name = str(args.get("script_name", "")), str(args.get("save_name", ""))
+        return
+    script, save_name = str(args.script_name), str(args.save_name)
     if PurePosixPath(script).suffix == PurePosixPath(save_name).suffix:
-        return None
-    return (
-        f"save_name {save_name!r} does not end like the script ({PurePosixPath(script).suffix or 'no suffix'}): an "
-        f"edited script must stay runnable. Save it as {script!r} or as a new {PurePosixPath(script).suffix} file."
+        return
+    args.save_name = script
+    append_trace(
+        state.get("run_dir"),
+        {"type": "repaired", "step": len(state.get("steps", [])) + 1, "save_name": save_name, "saved_as": script},
     )
 
 
@@ -204,6 +220,15 @@ _CLAIM = re.compile(
 )
 
 
+_WORSE_WORDS = {"higher": ("decreased", "reduced", "lower"), "lower": ("increased", "higher")}
+
+
+def _against(claim: str, task: Any) -> bool:
+    """Words that describe a change the wrong way for this metric are not claims of progress: 'the accuracy is lower
+    than we need' was rejected as a boast in a real run."""
+    return any(word in claim.lower() for word in _WORSE_WORDS[task["direction"]])
+
+
 def unbacked_claim(state: State, action: str, reply: Any) -> str | None:
     """Final Answer and claims of improvement need a measured validation metric better than the baseline's."""
     if measured_improvement(state):
@@ -216,7 +241,9 @@ def unbacked_claim(state: State, action: str, reply: Any) -> str | None:
             f"Final Answer rejected: no run has measured a validation {task['metric']} better than the baseline's "
             f"({shown}). Keep improving the script and run it."
         )
-    claim = _CLAIM.search(f"{reply.reflection} {reply.thought}")
+    claim = next(
+        (m for m in _CLAIM.finditer(f"{reply.reflection} {reply.thought}") if not _against(m.group(0), task)), None
+    )
     if claim is not None:
         return (
             f"Your reply claims progress ({claim.group(0)!r}) but no run has measured a validation {task['metric']} "

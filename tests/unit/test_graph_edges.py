@@ -251,7 +251,7 @@ def test_missing_task_folder_is_a_clean_error(tmp_path: Path) -> None:
 
 def test_looking_twice_at_the_same_thing_is_rejected(tiny_task: Path, tmp_path: Path) -> None:
     inspect = plan("Inspect Script Lines", script_name="train.py", start_line_number=1, end_line_number=4)
-    state, models = run_graph(tiny_task, tmp_path, {BASE: [inspect, inspect, LIST]}, max_steps=2)
+    state, models = run_graph(tiny_task, tmp_path, {BASE: [inspect, inspect, LIST]}, max_steps=2, use_briefing=False)
     assert "same input was your last step" in models.calls(BASE)[2]["messages"][-1].content
     assert [s["action"] for s in state["steps"]] == ["Inspect Script Lines", "List Files"]
 

@@ -105,12 +105,30 @@ def test_a_claim_no_measurement_backs_is_an_invalid_reply(measured_task: Path, t
     assert state["steps"][0]["action"] == "List Files"
 
 
-def test_an_edit_saved_as_another_kind_of_file_is_an_invalid_reply(measured_task: Path, tmp_path: Path) -> None:
+def test_an_edit_saved_as_another_kind_of_file_is_saved_in_place(measured_task: Path, tmp_path: Path) -> None:
     clobber = plan("Edit Script (AI)", script_name="train.py", edit_instruction="x", save_name="submission.csv")
-    state, _ = run_graph(measured_task, tmp_path, {BASE: [clobber, LIST]}, max_steps=1)
+    state, _ = run_graph(measured_task, tmp_path, {BASE: [clobber, code(IMPROVED_TRAIN)]}, max_steps=1)
+    run_dir = Path(state["result"]["run_dir"])
+    repaired = [r for r in read_trace(run_dir) if r["type"] == "repaired"]
+    assert repaired[0]["save_name"] == "submission.csv" and repaired[0]["saved_as"] == "train.py"
+    assert state["steps"][0]["action_input"]["save_name"] == "train.py"
+    assert state["measured"] == [(1, 0.9)] and state["result"]["score"] == 0.9  # it ran, and was measured
+    assert (run_dir / "workspace" / "submission.csv").read_text() == "0.9\n"  # the scorer's input, not a script
+
+
+def test_a_worse_word_for_the_metric_is_not_a_claim(measured_task: Path, tmp_path: Path) -> None:
+    honest = LIST | {"reflection": "The baseline accuracy is lower than we need."}
+    state, _ = run_graph(measured_task, tmp_path, {BASE: [honest]}, max_steps=1)
+    assert not [r for r in read_trace(Path(state["result"]["run_dir"])) if r["type"] == "rejected"]
+
+
+def test_inspecting_the_script_the_briefing_shows_is_an_invalid_reply(measured_task: Path, tmp_path: Path) -> None:
+    inspect = plan("Inspect Script Lines", script_name="train.py", start_line_number=1, end_line_number=3)
+    state, _ = run_graph(measured_task, tmp_path, {BASE: [inspect, LIST]}, max_steps=1)
     rejected = [r for r in read_trace(Path(state["result"]["run_dir"])) if r["type"] == "rejected"]
-    assert "save_name 'submission.csv' does not end like the script (.py)" in rejected[0]["error"]
-    assert state["steps"][0]["action"] == "List Files" and state["result"]["score"] == 0.5
+    assert "train.py is shown whole above" in rejected[0]["error"]
+    state, _ = run_graph(measured_task, tmp_path / "off", {BASE: [inspect]}, max_steps=1, use_briefing=False)
+    assert state["steps"][0]["action"] == "Inspect Script Lines" and state["steps"][0]["ok"]
 
 
 def test_the_planner_sees_validation_numbers_not_the_hidden_test_score(measured_task: Path, tmp_path: Path) -> None:
