@@ -78,6 +78,10 @@ class Context:
     planning_temperature: float = field(
         default=0.2, metadata={"description": "Temperature of planner and expert calls (the paper's 0.2)."}
     )
+    retry_temperature: float = field(
+        default=0.8,
+        metadata={"description": "Planner temperature right after a rejected reply: resample instead of repeating it."},
+    )
     worker_temperature: float = field(
         default=0.01, metadata={"description": "Temperature of coder, debugger and worker calls (the paper's 0.01)."}
     )
@@ -262,7 +266,7 @@ def parse_settings(pairs: list[str]) -> dict[str, Any]:
 _AT_LEAST_ONE = ("max_steps", "repeat_limit", "max_output_tokens", "code_output_tokens", "script_memory_mb")
 _NOT_NEGATIVE = ("lifelines", "debug_attempts", "debugger_escalate_after", "coder_escalate_after", "retrieval_k")
 _POSITIVE = ("budget_usd", "wall_clock_s", "script_timeout_s")
-_TEMPERATURES = ("planning_temperature", "worker_temperature")
+_TEMPERATURES = ("planning_temperature", "retry_temperature", "worker_temperature")
 
 
 def settings_problems(ctx: Context) -> list[str]:

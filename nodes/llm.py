@@ -47,7 +47,11 @@ class CallOutcome:
         return self.update.get("status") == BUDGET_REFUSED
 
 
-def temperature_for(role: str, ctx: Context) -> float:
+def temperature_for(role: str, ctx: Context, state: State | None = None) -> float:
+    """The paper's temperatures; a planner retrying after a rejected reply samples hotter, because at 0.2 the small
+    local planners sent the rejected reply again word for word (and so did the tier above, reading it)."""
+    if role == "planner" and state is not None and state.get("planner_error"):
+        return ctx.retry_temperature
     return ctx.planning_temperature if role in ("planner", "expert") else ctx.worker_temperature
 
 
@@ -104,7 +108,7 @@ def call_structured(
         return refused
     started = time.monotonic()
     try:
-        model = chat_model(spec, ctx, temperature_for(role, ctx), estimate.max_output_tokens)
+        model = chat_model(spec, ctx, temperature_for(role, ctx, state), estimate.max_output_tokens)
         reply = invoke_structured(model, schema, messages, model_label=spec)
     except (ProviderError, LocalServerError, ModelNotInstalledError) as exc:
         # A local server that dies mid-run or a missing model file is a dead provider like any other: the cascade

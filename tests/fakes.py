@@ -83,8 +83,10 @@ class ScriptedModels:
         self.queues: dict[str, deque[Reply]] = defaultdict(deque, {k: deque(v) for k, v in replies.items()})
         self.log: list[dict[str, Any]] = []
         self.model_kwargs = model_kwargs
+        self.settings: list[tuple[str, float, int]] = []  # (spec, temperature, max_tokens) of every call, in order
 
     def __call__(self, spec: str, temperature: float, max_tokens: int) -> BaseChatModel:
+        self.settings.append((spec, temperature, max_tokens))
         return ScriptedChatModel(spec=spec, **self.model_kwargs).bind_queue(self.queues[spec], self.log)
 
     def calls(self, spec: str | None = None) -> list[dict[str, Any]]:

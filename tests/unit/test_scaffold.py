@@ -274,3 +274,13 @@ def test_a_code_reply_is_capped_by_the_size_of_the_script() -> None:
     short = code_reply_tokens(ctx, "x = 1\n" * 180)  # about the size of the benchmark's train.py files
     assert short == 1250 and short < ctx.code_output_tokens
     assert code_reply_tokens(ctx, "x" * 1_000_000) == ctx.code_output_tokens
+
+
+def test_a_rejected_planner_reply_is_resampled_hotter(measured_task: Path, tmp_path: Path) -> None:
+    boast = LIST | {"reflection": "The accuracy improved."}
+    state, models = run_graph(
+        measured_task, tmp_path, {BASE: [boast, LIST, plan("List Files", dir_path="./")]}, max_steps=2
+    )
+    temperatures = [t for spec, t, _ in models.settings]
+    assert temperatures == [0.2, 0.8, 0.2]  # the retry after the rejection, then the paper's 0.2 again
+    assert [s["action"] for s in state["steps"]] == ["List Files", "List Files"]
