@@ -11,11 +11,13 @@ from budgetmlagent.graph.context import Context
 from budgetmlagent.graph.run_folder import emit
 from budgetmlagent.graph.state import State, Status, Step
 from budgetmlagent.nodes.llm import BUDGET_REFUSED, spent_usd
+from budgetmlagent.nodes.planner import EDIT_ACTIONS
 from budgetmlagent.nodes.recall import memory
-from budgetmlagent.nodes.workers import summarise_if_long
+from budgetmlagent.nodes.workers import SUMMARY_THRESHOLD, summarise_if_long
 from budgetmlagent.nodes.world import workspace_of
 from budgetmlagent.providers.ledger import Ledger
 from budgetmlagent.workspace.errors import ActionInputError
+from budgetmlagent.workspace.sandbox import truncate_middle
 
 PROVIDER_FAILURE_LIMIT = 3  # consecutive provider failures end the run cleanly
 MEMORY_OBSERVATION_CHARS = 1200
@@ -32,6 +34,9 @@ STEP_RESET: dict[str, Any] = {
     "pre_edit": None,
     "approved": False,
 }
+
+# Observations of edits and script runs reach the planner verbatim (middle cut), never LLM-summarised.
+MEASURED_ACTIONS = (*EDIT_ACTIONS, "Execute Script")
 
 
 def limit_reached(state: State, ctx: Context, steps_done: int) -> Status | None:
@@ -85,8 +90,13 @@ def observe(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     update: dict[str, Any] = dict(STEP_RESET)
     if not step["ok"] and state.get("pre_edit"):
         step["observation"] += _restore(state)
-    step["observation"], summary_update = summarise_if_long(state, ctx, step["observation"])
-    update |= summary_update
+    if ctx.use_measured_edits and step["action"] in MEASURED_ACTIONS:
+        # A small summariser turned a failed edit's 6,400 characters into one sentence repeated to its cap and lost
+        # the diff, the traceback and the restore note; cutting the middle keeps both ends and costs no call.
+        step["observation"] = truncate_middle(step["observation"], SUMMARY_THRESHOLD)
+    else:
+        step["observation"], summary_update = summarise_if_long(state, ctx, step["observation"])
+        update |= summary_update
     store = memory(ctx)
     if store is not None:
         store.add(

@@ -284,3 +284,24 @@ def test_a_rejected_planner_reply_is_resampled_hotter(measured_task: Path, tmp_p
     temperatures = [t for spec, t, _ in models.settings]
     assert temperatures == [0.2, 0.8, 0.2]  # the retry after the rejection, then the paper's 0.2 again
     assert [s["action"] for s in state["steps"]] == ["List Files", "List Files"]
+
+
+LOUD_CRASH = 'print("x" * 9000)\nraise SystemExit("the real error is at the end")\n'
+
+
+@pytest.mark.parametrize("measured", [True, False])
+def test_a_long_run_observation_is_cut_not_summarised(measured_task: Path, tmp_path: Path, measured: bool) -> None:
+    # The small summariser lost a failed edit's diff and traceback; edits and runs keep both ends verbatim.
+    summary = {"answer": "a summary"}
+    replies = {BASE: [edit("crash loudly"), code(LOUD_CRASH), summary]}
+    state, models = run_graph(
+        measured_task, tmp_path, replies, max_steps=1, debug_attempts=0, use_measured_edits=measured
+    )
+    observation = state["steps"][0]["observation"]
+    summarised = any(c["schema"]["title"] == "AnswerReply" for c in models.calls())
+    assert summarised is not measured
+    if measured:
+        assert "characters omitted" in observation and "the real error is at the end" in observation
+        assert observation.startswith("The edited file is saved to train.py") and len(observation) < 5200
+    else:
+        assert observation.startswith("[summary of") and "a summary" in observation
