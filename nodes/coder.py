@@ -18,6 +18,8 @@ from budgetmlagent.workspace.errors import ActionInputError
 
 # Scripts up to this many lines are rewritten whole (a 1.5B model returns ~150 lines well within its reply cap).
 WHOLE_FILE_LINES = 150
+# A whole-file rewrite of a script this long that keeps under half its lines is a cut-off reply, not an edit.
+SHRINK_CHECK_LINES = 10
 
 
 def strip_fences(code: str) -> str:
@@ -73,6 +75,12 @@ def coder(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     if new_text == original and save_name == script:
         failures["coder"] = failures.get("coder", 0) + 1
         return update | _failed(state, "The edit changed nothing; give a more specific instruction.", failures)
+    kept = len(new_text.splitlines())
+    if not segment and ctx.use_validity_checks and len(lines) >= SHRINK_CHECK_LINES and kept < len(lines) / 2:
+        # A 1.5B coder returned one line for a 26-line script; running that would only wipe the workspace's model.
+        failures["coder"] = failures.get("coder", 0) + 1
+        message = f"The edit was not applied: the reply has {kept} lines where {script} has {len(lines)}."
+        return update | _failed(state, f"{message} Return the complete script with the change.", failures)
     problem = unknown_references(new_text, ws) if ctx.use_grounding_checks and save_name.endswith(".py") else None
     if problem is not None:  # it would crash on a name the data does not have: do not even run it
         failures["coder"] = failures.get("coder", 0) + 1

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from langchain_core.messages import HumanMessage, SystemMessage
@@ -19,10 +19,11 @@ from budgetmlagent.nodes.llm import call_structured
 from budgetmlagent.nodes.measure import best_value, measured_improvement
 from budgetmlagent.nodes.recall import RECENT_STEPS, retrieve_older
 from budgetmlagent.nodes.schemas import planner_reply_model
-from budgetmlagent.nodes.world import grounded_context, workspace_of
+from budgetmlagent.nodes.world import grounded_context, unused_columns, workspace_of
 from budgetmlagent.workspace.actions import render_tool_descriptions, validate_action
 from budgetmlagent.workspace.errors import ActionInputError
 from budgetmlagent.workspace.scoring import improvement
+from budgetmlagent.workspace.snapshots import differs_from_snapshot
 
 # The research agent's action list (MLAgentBench hides the low-level Write/Append File from it too).
 PLANNER_ACTIONS = (
@@ -62,9 +63,15 @@ def available_actions(state: State, ctx: Context) -> tuple[str, ...]:
         names.remove("Ask Expert")
     if not ctx.use_retrieval:
         names.remove("Retrieval from Research Log")
-    if not ctx.use_best_snapshot or state.get("best") is None or not state.get("edits_made"):
+    if not ctx.use_best_snapshot or not state.get("edits_made") or not _revert_changes_something(state):
         names.remove("Revert To Best")
     return tuple(names)
+
+
+def _revert_changes_something(state: State) -> bool:
+    """A 1.5B planner reverted an already-best workspace nine steps running; a no-op revert is not offered."""
+    best = state.get("best")
+    return best is not None and differs_from_snapshot(workspace_of(state), Path(best["snapshot"]))
 
 
 def planner(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
@@ -272,20 +279,41 @@ def system_prompt(state: State, actions: tuple[str, ...], ctx: Context | None = 
     )
 
 
-def main_script_listing(state: State) -> str | None:
-    """The task's script as it is now, numbered, when it is short enough to show whole."""
+def _main_script(state: State) -> str | None:
     name = state["task"].get("main_script")
     ws = workspace_of(state)
     if not name or not (ws.root / name).is_file():
         return None
     try:
-        lines = ws.read_text(name).splitlines()
+        return ws.read_text(name)
     except (OSError, UnicodeDecodeError, ActionInputError):
         return None
-    if len(lines) > WHOLE_FILE_LINES:
+
+
+def main_script_listing(state: State) -> str | None:
+    """The task's script as it is now, numbered, when it is short enough to show whole."""
+    text = _main_script(state)
+    lines = [] if text is None else text.splitlines()
+    if text is None or len(lines) > WHOLE_FILE_LINES:
         return None
     numbered = "\n".join(f"{i}: {line}" for i, line in enumerate(lines, 1))
-    return f"The current {name} ({len(lines)} lines):\n{numbered}"
+    return f"The current {state['task'].get('main_script')} ({len(lines)} lines):\n{numbered}"
+
+
+UNUSED_SHOWN = 20
+
+
+def unused_columns_line(state: State) -> str | None:
+    """Facts, not advice: the planners asked to 'add more features' without naming one; naming the columns the
+    script leaves out turns that into an instruction the coder can follow."""
+    text = _main_script(state)
+    unused = unused_columns(workspace_of(state), text) if text is not None else []
+    if not unused:
+        return None
+    shown = ", ".join(unused[:UNUSED_SHOWN]) + (
+        f" and {len(unused) - UNUSED_SHOWN} more" if len(unused) > UNUSED_SHOWN else ""
+    )
+    return f"Columns of the training data that {state['task'].get('main_script')} does not use yet: {shown}."
 
 
 def situation_prompt(state: State, ctx: Context) -> str:
@@ -313,6 +341,9 @@ def situation_prompt(state: State, ctx: Context) -> str:
     listing = main_script_listing(state) if ctx.use_briefing else None
     if listing is not None:
         parts.append(listing)
+        unused = unused_columns_line(state)
+        if unused is not None:
+            parts.append(unused)
     if steps:
         recent = steps[-RECENT_STEPS:]
         rendered = [

@@ -6,7 +6,9 @@ import ast
 import csv
 import difflib
 import importlib.util
+import re
 from pathlib import Path
+from typing import Any
 
 from budgetmlagent.graph.state import State
 from budgetmlagent.workspace.task import SandboxConfig
@@ -47,7 +49,7 @@ def grounding(ws: Workspace) -> str:
     return "\n".join(lines)
 
 
-SCHEMA_CHARS = 1800
+SCHEMA_CHARS = 2400
 _READERS = {"read_csv", "read_table", "read_parquet", "read_json", "read_feather", "load", "loadtxt", "genfromtxt"}
 
 
@@ -56,25 +58,79 @@ def _csv_summary(path: Path, rel: str, example_rows: int = 2) -> str:
 
     frame = pd.read_csv(path, nrows=200)
     columns = ", ".join(f"{name} ({dtype})" for name, dtype in frame.dtypes.astype(str).items())
-    lines = [f"{rel}: columns {columns}"]
+    lines = [f"{rel}: columns {columns}", *_column_notes(frame)]  # notes before rows: a wide table's cut takes rows
     for _, row in frame.head(example_rows).iterrows():
         values = ", ".join(f"{k}={str(v)[:25]}" for k, v in row.items())
         lines.append(f"  e.g. {values[:400]}")
     return "\n".join(lines)
 
 
+CATEGORY_VALUES = 8
+
+
+def _column_notes(frame: Any) -> list[str]:
+    """Text columns and missing values, which small coders forget: fillna(median) over a frame holding a text
+    column crashed a titanic run, and three debugger attempts did not find why."""
+    import pandas as pd
+
+    text = []
+    for name, column in frame.items():
+        if pd.api.types.is_numeric_dtype(column) or pd.api.types.is_bool_dtype(column):
+            continue
+        values = [str(v)[:20] for v in column.dropna().unique()]
+        shown = "|".join(values) if len(values) <= CATEGORY_VALUES else f"{len(values)}+ distinct values"
+        text.append(f"{name} ({shown})")
+    missing = [f"{name} {column.isna().mean():.0%}" for name, column in frame.items() if column.isna().any()]
+    notes = []
+    if text:
+        notes.append("  text columns (encode before a model sees them, e.g. map or get_dummies): " + "; ".join(text))
+    if missing:
+        notes.append("  missing values (in the first rows): " + ", ".join(missing))
+    return notes
+
+
+def unused_columns(ws: Workspace, code: str) -> list[str]:
+    """Columns of the training CSV that the script never names (nor the target, nor id columns): the first place a
+    weak baseline leaves accuracy. Empty when the script names no column (it may use them all implicitly)."""
+    train = next((rel for rel in ws.files() if rel.endswith(".csv") and "train" in rel), None)
+    if train is None:
+        return []
+    columns = data_columns_of(ws.root / train)
+    test = next((rel for rel in ws.files() if rel.endswith(".csv") and "test" in rel), None)
+    kept = set(data_columns_of(ws.root / test)) if test is not None else set(columns)
+    named = _string_constants(code)
+    if not named & set(columns):
+        return []
+    return [
+        c
+        for c in columns
+        if c not in named and c in kept and c.lower() != "id" and not c.lower().endswith(("_id", " id"))
+    ]
+
+
+def _string_constants(code: str) -> set[str]:
+    try:
+        tree = ast.parse(code)
+    except SyntaxError:
+        return set(re.findall(r"[\"']([^\"'\n]+)[\"']", code))
+    return {n.value for n in ast.walk(tree) if isinstance(n, ast.Constant) and isinstance(n.value, str)}
+
+
 def data_schema(ws: Workspace, limit: int = 6) -> str:
     """Files with columns, dtypes and example rows, the target (in train but not test), and arrays."""
     parts: list[str] = []
-    headers: dict[str, list[str]] = {}
+    headers = {rel: data_columns_of(ws.root / rel) for rel in ws.files() if rel.endswith(".csv")}
+    train = [cols for rel, cols in headers.items() if "train" in rel]
     for rel in ws.files():
         if len(parts) >= limit:
             break
         path = ws.root / rel
         try:
-            if rel.endswith(".csv"):
+            if rel.endswith(".csv") and "test" in rel and train and set(headers[rel]) < set(train[0]):
+                # Said in one line, so a wide table's notes on the training file survive the cut.
+                parts.append(f"{rel}: the training file's columns without the target")
+            elif rel.endswith(".csv"):
                 parts.append(_csv_summary(path, rel))
-                headers[rel] = data_columns_of(path)
             elif rel.endswith(".npz"):
                 import numpy as np
 
@@ -83,7 +139,6 @@ def data_schema(ws: Workspace, limit: int = 6) -> str:
                 parts.append(f"{rel}: arrays {shown}")
         except Exception as exc:  # a file the schema cannot read is named, not fatal
             parts.append(f"{rel}: (unreadable: {type(exc).__name__})")
-    train = [cols for rel, cols in headers.items() if "train" in rel]
     test = [cols for rel, cols in headers.items() if "test" in rel]
     if train and test:
         target = [c for c in train[0] if c not in set(test[0])]

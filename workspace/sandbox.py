@@ -433,11 +433,21 @@ def clean_output(text: str) -> str:
     return _ESCAPES.sub("", text)
 
 
+# The last line of an error report: SyntaxError: ..., pkg.CustomError: ...
+_ERROR_LINE = re.compile(r"^(?:\w+\.)*\w*(?:Error|Exception)\b", re.MULTILINE)
+
+
 def last_traceback(stderr: str) -> str | None:
-    """The last Python traceback block in stderr, through the end of the text."""
+    """The last Python traceback block in stderr, through the end of the text.
+
+    A script that does not compile reports its SyntaxError without the "Traceback" head (just File, line,
+    caret, error); it counts too, or a cut-off coder reply would never reach the debugger.
+    """
     index = stderr.rfind(_TRACEBACK_HEAD)
     if index < 0:
-        return None
+        index = stderr.rfind('  File "')
+        if index < 0 or not _ERROR_LINE.search(stderr, index):
+            return None
     return stderr[index:].strip() or None
 
 

@@ -53,12 +53,27 @@ def _matches(ws: Workspace, rel: str, saved: Path) -> bool:
     return current.read_bytes() == saved.read_bytes()
 
 
+def _saved_files(src: Path) -> set[str]:
+    return {p.relative_to(src).as_posix() for p in src.rglob("*") if p.is_file() and not p.is_symlink()}
+
+
+def differs_from_snapshot(ws: Workspace, src: Path) -> bool:
+    """Whether restoring the snapshot would change anything (a no-op revert is not offered to the planner)."""
+    src = Path(src)
+    if not src.is_dir():
+        return False
+    wanted = _saved_files(src)
+    if any(not _matches(ws, rel, src / rel) for rel in wanted):
+        return True
+    return any(rel not in wanted for rel in _snapshot_files(ws))
+
+
 def restore_snapshot(ws: Workspace, src: Path) -> list[str]:
     """Make the workspace's changeable files equal to the snapshot; returns the files that changed."""
     src = Path(src)
     if not src.is_dir():
         raise FileNotFoundError(f"no snapshot at {src}")
-    wanted = {p.relative_to(src).as_posix() for p in src.rglob("*") if p.is_file() and not p.is_symlink()}
+    wanted = _saved_files(src)
     changed = []
     for rel in sorted(wanted):
         if _matches(ws, rel, src / rel):

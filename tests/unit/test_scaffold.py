@@ -305,3 +305,72 @@ def test_a_long_run_observation_is_cut_not_summarised(measured_task: Path, tmp_p
         assert observation.startswith("The edited file is saved to train.py") and len(observation) < 5200
     else:
         assert observation.startswith("[summary of") and "a summary" in observation
+
+
+def test_a_script_that_does_not_compile_goes_to_the_debugger(measured_task: Path, tmp_path: Path) -> None:
+    # A coder reply cut off mid-statement has no "Traceback" head; it used to skip the debugger and be rolled back.
+    cut_off = BASELINE_TRAIN.replace('print(f"validation score: {score}")', "print(dict({")
+    fix = {"diagnosis": "unclosed brace", "code": IMPROVED_TRAIN}
+    state, _ = run_graph(measured_task, tmp_path, {BASE: [edit(), code(cut_off), fix]}, max_steps=1)
+    observation = state["steps"][0]["observation"]
+    assert "SyntaxError" in observation and "Debugger attempt 1 (unclosed brace)" in observation
+    assert state["measured"] == [(1, 0.9)]
+
+
+@pytest.mark.parametrize("checks", [True, False])
+def test_a_whole_file_rewrite_that_drops_most_lines_is_not_applied(
+    measured_task: Path, tmp_path: Path, checks: bool
+) -> None:
+    long_train = BASELINE_TRAIN + "".join(f"# note {i}\n" for i in range(8))
+    (measured_task / "env" / "train.py").write_text(long_train)
+    replies = {BASE: [edit(), code("score = 0.9\n"), LIST]}
+    state, _ = run_graph(measured_task, tmp_path, replies, max_steps=2, use_validity_checks=checks)
+    written = (Path(state["result"]["run_dir"]) / "workspace" / "train.py").read_text()
+    first = state["steps"][0]["observation"]
+    if checks:
+        assert first.startswith("The edit was not applied: the reply has 1 lines where train.py has 12.")
+        assert written == long_train
+    else:
+        assert first.startswith("The edited file is saved to train.py")
+
+
+def test_revert_is_offered_only_when_it_would_change_something(measured_task: Path, tmp_path: Path) -> None:
+    # After an improvement the workspace is the best version: a revert would be a no-op (nine in a row in a sweep).
+    replies = {BASE: [edit("better"), code(IMPROVED_TRAIN), REVERT, edit("worse"), code(scored(0.7)), REVERT]}
+    state, models = run_graph(measured_task, tmp_path, replies, max_steps=3)
+    rejected = [r for r in read_trace(Path(state["result"]["run_dir"])) if r["type"] == "rejected"]
+    assert len(rejected) == 1 and rejected[0]["step"] == 2
+    assert [s["action"] for s in state["steps"]] == ["Edit Script (AI)", "Edit Script (AI)", "Revert To Best"]
+    planner_systems = [c["messages"][0].content for c in models.calls() if c["schema"]["title"] != "CodeReply"]
+    assert "Revert To Best" not in planner_systems[1] and "Revert To Best" in planner_systems[-1]
+
+
+@pytest.fixture
+def tabular_task(measured_task: Path) -> Path:
+    """The measured task with a training and a test table, and a script that names one feature."""
+    env = measured_task / "env"
+    (env / "train.csv").write_text("id,size,color,age,label\n1,2,red,,0\n2,3,blue,40,1\n3,1,red,31,0\n")
+    (env / "test.csv").write_text("id,size,color,age\n4,2,blue,22\n")
+    (env / "train.py").write_text('FEATURES = ["size"]\n' + BASELINE_TRAIN)
+    return measured_task
+
+
+def test_the_schema_names_text_columns_and_missing_values(tabular_task: Path) -> None:
+    from budgetmlagent.nodes.world import data_schema
+    from budgetmlagent.workspace.workspace import Workspace
+
+    schema = data_schema(Workspace(tabular_task / "env", []))
+    assert "test.csv: the training file's columns without the target" in schema
+    assert "text columns (encode before a model sees them, e.g. map or get_dummies): color (red|blue)" in schema
+    assert "missing values (in the first rows): age 33%" in schema
+    assert "Target (in the training file but not the test file): label" in schema
+
+
+@pytest.mark.parametrize("briefing", [True, False])
+def test_the_planner_is_told_which_columns_the_script_leaves_out(
+    tabular_task: Path, tmp_path: Path, briefing: bool
+) -> None:
+    _, models = run_graph(tabular_task, tmp_path, {BASE: [LIST]}, max_steps=1, use_briefing=briefing)
+    prompt = models.calls(BASE)[0]["messages"][-1].content
+    line = "Columns of the training data that train.py does not use yet: color, age."
+    assert (line in prompt) is briefing

@@ -118,6 +118,15 @@ def test_last_traceback_takes_the_last_block() -> None:
     assert last_traceback("all good\n") is None
 
 
+def test_a_script_that_does_not_compile_has_a_traceback(tmp_path: Path) -> None:
+    """Python reports a SyntaxError of the main script without the Traceback head; the debugger still needs it."""
+    (tmp_path / "broken.py").write_text("import os\nsubmission = dict({\n")
+    run = sandbox.run_script(tmp_path, "broken.py", timeout_s=30)
+    assert not run.ok and run.traceback is not None
+    assert run.traceback.startswith('File "') and "SyntaxError" in run.traceback
+    assert last_traceback('  File "x.py", line 3 is what I print\nall good\n') is None
+
+
 def test_no_namespaces_falls_back_unconfined(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(sandbox, "isolation", lambda **_: sandbox.Isolation((), False, False, False))
     (tmp_path / "hello.py").write_text("print('hello')\n")
