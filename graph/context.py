@@ -80,7 +80,10 @@ class Context:
     )
     retry_temperature: float = field(
         default=0.8,
-        metadata={"description": "Planner temperature right after a rejected reply: resample instead of repeating it."},
+        metadata={
+            "description": "Temperature of a planner call right after a rejected reply and of debugger attempts after "
+            "the first: resample instead of repeating a failure."
+        },
     )
     worker_temperature: float = field(
         default=0.01, metadata={"description": "Temperature of coder, debugger and worker calls (the paper's 0.01)."}
@@ -122,6 +125,13 @@ class Context:
     use_stuck_detection: bool = field(
         default=True,
         metadata={"description": "Escalate on the same action with the same observation; without it, same action."},
+    )
+    escalate_on_no_gain: bool = field(
+        default=True,
+        metadata={
+            "description": "A cheap-tier edit that broke the script or measured no gain over the best so far fails "
+            "verification: the next plan comes from the tier above (a lifeline, as any escalation to the top)."
+        },
     )
     memory_dir: str = field(
         default_factory=lambda: str(Path(_default_cache()) / "memory"),

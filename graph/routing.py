@@ -10,6 +10,7 @@ from langgraph.runtime import Runtime
 from budgetmlagent.graph.context import Context
 from budgetmlagent.graph.state import State
 from budgetmlagent.nodes.approval import needs_approval
+from budgetmlagent.nodes.measure import unproductive_edit
 from budgetmlagent.nodes.observe import limit_reached
 from budgetmlagent.nodes.planner import EDIT_ACTIONS, WORKER_ACTIONS
 from budgetmlagent.workspace.actions import TIME_LIMIT_MARK
@@ -102,8 +103,19 @@ def route_after_executor(
     return "escalate_debugger" if stuck and can_escalate(state, ctx, "debugger") else "debugger"
 
 
-def route_after_observe(state: State) -> Literal["planner", "evaluate"]:
-    return "planner" if state.get("status") == "running" else "evaluate"
+def route_after_observe(state: State, runtime: Runtime[Context]) -> Literal["planner", "escalate_planner", "evaluate"]:
+    """An edit the cheap planner asked for that broke or measured no gain failed verification: the tier above plans
+    next (the cheap tier again after any step that succeeds)."""
+    if state.get("status") != "running":
+        return "evaluate"
+    ctx = runtime.context
+    cheap = state.get("tiers", {}).get("planner", 0) == 0
+    verified = ctx.escalate_on_no_gain and ctx.use_measured_edits and cheap
+    return (
+        "escalate_planner"
+        if verified and unproductive_edit(state) and can_escalate(state, ctx, "planner")
+        else "planner"
+    )
 
 
 def route_to_run(state: State, runtime: Runtime[Context]) -> Literal["approval", "executor"]:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from langchain_core.messages import HumanMessage, SystemMessage
 from langgraph.runtime import Runtime
 
 from budgetmlagent.graph.context import Context
-from budgetmlagent.graph.state import State
+from budgetmlagent.graph.state import State, Step
 from budgetmlagent.nodes import profiles
 from budgetmlagent.nodes.llm import call_structured, code_reply_tokens
 from budgetmlagent.nodes.schemas import CodeReply
@@ -16,20 +17,37 @@ from budgetmlagent.nodes.world import grounded_context, unknown_references, work
 from budgetmlagent.workspace.actions import bounded_diff
 from budgetmlagent.workspace.errors import ActionInputError
 
+EDIT_ACTIONS = ("Edit Script (AI)", "Edit Script Segment (AI)")
 # Scripts up to this many lines are rewritten whole (a 1.5B model returns ~150 lines well within its reply cap).
 WHOLE_FILE_LINES = 150
 # A whole-file rewrite of a script this long that keeps under half its lines is a cut-off reply, not an edit.
 SHRINK_CHECK_LINES = 10
 
 
+def edit_key(args: dict[str, Any]) -> tuple[str, str]:
+    """An edit's identity: its script and its instruction, case and spacing aside."""
+    return str(args.get("script_name")), " ".join(str(args.get("edit_instruction", "")).split()).lower()
+
+
+def earlier_edits(steps: list[Step], args: dict[str, Any]) -> list[Step]:
+    """Earlier steps that gave the same edit instruction for the same script."""
+    key = edit_key(args)
+    return [s for s in steps if s["action"] in EDIT_ACTIONS and edit_key(s["action_input"]) == key]
+
+
+FAILURE_CHARS = 1500
+
+
+_FENCED = re.compile(r"^```[\w+-]*[ \t]*\n(.*?)(?:^```[ \t]*$|\Z)", re.MULTILINE | re.DOTALL)
+
+
 def strip_fences(code: str) -> str:
-    """Small models wrap code in markdown fences even when told not to."""
-    lines = code.strip("\n").splitlines()
-    if lines and lines[0].lstrip().startswith("```"):
-        lines = lines[1:]
-    if lines and lines[-1].strip().startswith("```"):
-        lines = lines[:-1]
-    return "\n".join(lines) + "\n"
+    """Small models wrap code in markdown fences even when told not to, sometimes after a sentence of prose ("The
+    corrected script is as follows:"), which then ran as line 1: the longest fenced block is the code."""
+    blocks = [m.group(1) for m in _FENCED.finditer(code)]
+    if blocks:
+        return max(blocks, key=len).strip("\n") + "\n"
+    return code.strip("\n") + "\n"
 
 
 def coder(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
@@ -54,17 +72,25 @@ def coder(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     context = [grounded_context(ws, ctx.use_grounding_checks)]
     if segment and ctx.use_grounding_checks:  # the segment's surroundings decide which names exist
         context.append(f"The whole current {script}, for context:\n{original}")
+    # A failed edit may be asked again once (the planner's idea was often right, the code wrong): the coder sees how
+    # its first attempt ended and samples hotter, instead of writing the same failing code.
+    failed = [s for s in earlier_edits(state.get("steps", []), args) if not s["ok"]]
+    lesson = []
+    if failed:
+        tail = failed[-1]["observation"][-FAILURE_CHARS:]
+        lesson.append(f"An earlier attempt at this edit failed; its outcome ended with:\n{tail}\nAvoid that mistake.")
     prompt = "\n\n".join(
         [
             *context,
             f"Current content of {where}:\n{target}",
+            *lesson,
             f"{pointed_at}Edit instruction: {args['edit_instruction']}",
             "Return the complete new " + ("segment (only those lines)." if segment else "script."),
         ]
     )
     messages = [SystemMessage(profiles.CODER), HumanMessage(prompt)]
     reply_cap = code_reply_tokens(ctx, target if segment else original)
-    outcome = call_structured(state, ctx, "coder", CodeReply, messages, max_output_tokens=reply_cap)
+    outcome = call_structured(state, ctx, "coder", CodeReply, messages, max_output_tokens=reply_cap, retry=bool(failed))
     failures = dict(state.get("failures", {}))
     update: dict[str, Any] = dict(outcome.update)
     if outcome.parsed is None:

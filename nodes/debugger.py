@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from langchain_core.messages import HumanMessage, SystemMessage
@@ -18,6 +19,51 @@ from budgetmlagent.workspace.actions import bounded_diff
 from budgetmlagent.workspace.errors import ActionInputError
 
 TRACEBACK_CHARS = 3000
+
+# What an ML engineer reads in an error at a glance and a 1.5B debugger did not: it returned a script crashing on
+# median() over a text column unchanged twice, then pasted the error message into the code.
+ERROR_HINTS = (
+    (
+        re.compile(
+            r"could not convert string to float|with string dtype|Cannot perform reduction|unsupported operand"
+            r" type\(s\).*'str'|Cannot convert .* to numeric|dtype: str",
+            re.IGNORECASE,
+        ),
+        "A text column reached a numeric operation (median, fillna, fit). Encode each text category column before "
+        "it is used (for example df['sex'] = df['sex'].map({'male': 0, 'female': 1}) or pd.get_dummies), drop "
+        "free-text columns (names, tickets), and compute medians on numeric columns only.",
+    ),
+    (
+        re.compile(r"Input (X )?contains NaN|contains NaN", re.IGNORECASE),
+        "Missing values reached the model: fill them (fillna with the training median for numbers, a constant for "
+        "text) before fitting, in the training, validation and test data alike.",
+    ),
+    (
+        re.compile(r"inconsistent numbers of samples", re.IGNORECASE),
+        "X and y have different lengths: build both from the same rows, and split them in the same call.",
+    ),
+    (
+        re.compile(r"^KeyError: ", re.MULTILINE),
+        "A column name is not in the frame: use only the columns listed above, spelled exactly.",
+    ),
+    (
+        re.compile(r"^(SyntaxError|IndentationError): ", re.MULTILINE),
+        "The script does not parse (an unclosed bracket or a cut-off line): return the whole script, complete.",
+    ),
+    (
+        re.compile(r"^ImportError: cannot import name", re.MULTILINE),
+        "That name is not in that module (get_dummies is pandas': pd.get_dummies): import it from where it is "
+        "defined, or do without it.",
+    ),
+    (
+        re.compile(r"^ModuleNotFoundError: ", re.MULTILINE),
+        "That package is not installed: use only the installed packages listed above.",
+    ),
+)
+
+
+def error_hints(error: str) -> list[str]:
+    return [hint for pattern, hint in ERROR_HINTS if pattern.search(error)]
 
 
 def debugger(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
@@ -38,18 +84,19 @@ def debugger(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
         }
     error = (run["traceback"] or "")[-TRACEBACK_CHARS:]
     attempt = state.get("debug_attempts", 0) + 1
+    hints = error_hints(error) if ctx.use_grounding_checks else []
     prompt = "\n\n".join(
         [
             grounded_context(ws, ctx.use_grounding_checks),
             f"Script {script}:\n{code}",
             f"Running it failed with:\n{error}",
+            *(["What this error usually means: " + " ".join(hints)] if hints else []),
             f"This is fix attempt {attempt}. Return the complete corrected script.",
         ]
     )
     messages = [SystemMessage(profiles.DEBUGGER), HumanMessage(prompt)]
-    outcome = call_structured(
-        state, ctx, "debugger", FixReply, messages, max_output_tokens=code_reply_tokens(ctx, code)
-    )
+    cap = code_reply_tokens(ctx, code)
+    outcome = call_structured(state, ctx, "debugger", FixReply, messages, max_output_tokens=cap, retry=attempt > 1)
     failures = dict(state.get("failures", {}))
     update: dict[str, Any] = dict(outcome.update) | {"debug_attempts": attempt}
     fixed = strip_fences(outcome.parsed.code) if outcome.parsed is not None else None

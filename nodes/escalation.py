@@ -43,5 +43,8 @@ def _reason(state: State, role: str) -> str:
     if role == "planner":
         if state.get("pending") is not None:
             return "repeated action"
-        return "provider error" if state.get("failures", {}).get("provider", 0) else "invalid replies"
+        failures = state.get("failures", {})
+        if failures.get("provider", 0):
+            return "provider error"
+        return "invalid replies" if failures.get("planner", 0) else "edit failed verification"
     return "edits broke the script" if role == "coder" else "failed fixes"

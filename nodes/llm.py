@@ -47,10 +47,10 @@ class CallOutcome:
         return self.update.get("status") == BUDGET_REFUSED
 
 
-def temperature_for(role: str, ctx: Context, state: State | None = None) -> float:
-    """The paper's temperatures; a planner retrying after a rejected reply samples hotter, because at 0.2 the small
-    local planners sent the rejected reply again word for word (and so did the tier above, reading it)."""
-    if role == "planner" and state is not None and state.get("planner_error"):
+def temperature_for(role: str, ctx: Context, retry: bool = False) -> float:
+    """The paper's temperatures; a retry samples hotter, because near 0 the small local models repeat themselves:
+    the planner re-sent a rejected reply word for word, the debugger returned the same failed fix."""
+    if retry:
         return ctx.retry_temperature
     return ctx.planning_temperature if role in ("planner", "expert") else ctx.worker_temperature
 
@@ -89,6 +89,7 @@ def call_structured(
     *,
     tier: int | None = None,
     max_output_tokens: int | None = None,
+    retry: bool = False,
 ) -> CallOutcome:
     """Ask `role`'s model at its current tier for a `schema` reply; never raises on provider failure.
 
@@ -108,7 +109,7 @@ def call_structured(
         return refused
     started = time.monotonic()
     try:
-        model = chat_model(spec, ctx, temperature_for(role, ctx, state), estimate.max_output_tokens)
+        model = chat_model(spec, ctx, temperature_for(role, ctx, retry), estimate.max_output_tokens)
         reply = invoke_structured(model, schema, messages, model_label=spec)
     except (ProviderError, LocalServerError, ModelNotInstalledError) as exc:
         # A local server that dies mid-run or a missing model file is a dead provider like any other: the cascade

@@ -87,3 +87,16 @@ def revert_to_best(state: State) -> tuple[str, bool]:
         return f"The workspace already is the best version ({_where(best['step'])}); nothing changed.", True
     value = "" if best["validation"] is None else f" (validation {state['task']['metric']} {best['validation']:.6g})"
     return f"Restored the best version from {_where(best['step'])}{value}. Files restored: {', '.join(changed)}.", True
+
+
+def unproductive_edit(state: State) -> bool:
+    """The last step was an edit that broke its script or whose run measured nothing better than the best so far."""
+    steps = state.get("steps", [])
+    if not steps or steps[-1]["action"] not in ("Edit Script (AI)", "Edit Script Segment (AI)"):
+        return False
+    last = steps[-1]
+    if not last["ok"]:
+        return True
+    if not any(step == last["step"] for step, _ in state.get("measured", [])):
+        return False  # the run printed no metric: nothing was verified either way
+    return best_value(state)[1] != last["step"]

@@ -14,7 +14,7 @@ from budgetmlagent.graph.context import Context
 from budgetmlagent.graph.run_folder import append_trace
 from budgetmlagent.graph.state import State, Step
 from budgetmlagent.nodes import profiles
-from budgetmlagent.nodes.coder import WHOLE_FILE_LINES
+from budgetmlagent.nodes.coder import EDIT_ACTIONS, WHOLE_FILE_LINES, earlier_edits
 from budgetmlagent.nodes.llm import call_structured
 from budgetmlagent.nodes.measure import best_value, measured_improvement
 from budgetmlagent.nodes.recall import RECENT_STEPS, retrieve_older
@@ -42,7 +42,6 @@ PLANNER_ACTIONS = (
     "Revert To Best",
     "Final Answer",
 )
-EDIT_ACTIONS = ("Edit Script (AI)", "Edit Script Segment (AI)")
 # Actions that only look: repeating one right after itself returns the same observation.
 LOOK_ACTIONS = ("List Files", "Read File", "Understand File", "Inspect Script Lines")
 WORKER_ACTIONS = ("Understand File", "Reflection", "Retrieval from Research Log")
@@ -82,12 +81,15 @@ def planner(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
         SystemMessage(system_prompt(state, actions, ctx)),
         HumanMessage(situation_prompt(state, ctx)),
     ]
-    outcome = call_structured(state, ctx, "planner", planner_reply_model(actions), messages)
+    retry = bool(state.get("planner_error"))
+    outcome = call_structured(state, ctx, "planner", planner_reply_model(actions), messages, retry=retry)
     failures = dict(state.get("failures", {}))
     update: dict[str, Any] = dict(outcome.update)
     reply = outcome.parsed
     if reply is not None and ctx.use_validity_checks:
         repair_save_name(state, reply)
+        if ctx.use_whole_file_edits:
+            repair_line_range(state, reply)
     error = outcome.error if reply is None else check_reply(state, ctx, reply)
     if error is not None:
         append_trace(
@@ -132,7 +134,7 @@ def check_reply(state: State, ctx: Context, reply: Any) -> str | None:
                 f"{action} with the same input was your last step; its observation is above and nothing has "
                 "changed since. Use what you learned: for example edit the script to try an improvement."
             )
-        if not steps[-1]["ok"]:
+        if not steps[-1]["ok"] and not (action in EDIT_ACTIONS and ctx.use_validity_checks):  # see edit_already_made
             return (
                 f"{action} with the same input failed in your last step (see its observation above). "
                 "Do something different: change the input, or choose another action."
@@ -200,23 +202,45 @@ def repair_save_name(state: State, reply: Any) -> None:
     )
 
 
+def repair_line_range(state: State, reply: Any) -> None:
+    """A short script is rewritten whole, so a segment edit's lines only say where to look: lines past the end (the
+    planners asked for lines 27-40 of a 26-line train.py for a whole run) are clamped instead of rejected."""
+    if reply.action.name != "Edit Script Segment (AI)":
+        return
+    args = reply.action.input
+    try:  # through the workspace: a name leading outside it is refused there, and rejected later as usual
+        length = len(workspace_of(state).read_text(str(args.script_name)).splitlines())
+    except (OSError, UnicodeDecodeError, ActionInputError):
+        return
+    start, end = int(args.start_line_number), int(args.end_line_number)
+    if not 0 < length <= WHOLE_FILE_LINES or (1 <= start <= end <= length):
+        return
+    args.start_line_number = min(max(start, 1), length)
+    args.end_line_number = min(max(end, args.start_line_number), length)
+    append_trace(
+        state.get("run_dir"),
+        {
+            "type": "repaired",
+            "step": len(state.get("steps", [])) + 1,
+            "lines": [start, end],
+            "clamped_to": [args.start_line_number, args.end_line_number],
+        },
+    )
+
+
 def edit_already_made(steps: list[Step], action: str, args: dict[str, Any]) -> str | None:
-    """The same instruction on the same script gives the same edit (the coder is deterministic): the 0.5B planner
-    re-sent one edit three times in five steps, with a look in between so the back-to-back check missed it."""
+    """The same instruction on the same script gives the same edit: the 0.5B planner re-sent one edit three times in
+    five steps, with a look in between so the back-to-back check missed it. A failed edit may be asked once more
+    (the coder then sees how it failed); a second failure, or an edit that already worked, is final."""
     if action not in EDIT_ACTIONS:
         return None
-    key = (args.get("script_name"), " ".join(str(args.get("edit_instruction", "")).split()).lower())
-    for earlier in steps:
-        if earlier["action"] not in EDIT_ACTIONS:
-            continue
-        earlier_args = earlier["action_input"]
-        instruction = " ".join(str(earlier_args.get("edit_instruction", "")).split()).lower()
-        if (earlier_args.get("script_name"), instruction) == key:
-            return (
-                f"You gave this edit instruction for {key[0]} at step {earlier['step']} already; its result is in "
-                "your history. Ask for a different, concrete change (name the columns or the model to use)."
-            )
-    return None
+    earlier = earlier_edits(steps, args)
+    if not earlier or (len(earlier) == 1 and not earlier[0]["ok"]):
+        return None
+    return (
+        f"You gave this edit instruction for {args.get('script_name')} at step {earlier[-1]['step']} already; its "
+        "result is in your history. Ask for a different, concrete change (name the columns or the model to use)."
+    )
 
 
 # Past-tense claims of progress; plans ("to improve ...") do not match.
@@ -300,20 +324,31 @@ def main_script_listing(state: State) -> str | None:
     return f"The current {state['task'].get('main_script')} ({len(lines)} lines):\n{numbered}"
 
 
-UNUSED_SHOWN = 20
+UNUSED_SHOWN = 15
+_KIND_NOTES = {
+    "number": "numbers",
+    "category": "text categories: encode them",
+    "free text": "mostly distinct text values",
+}
 
 
 def unused_columns_line(state: State) -> str | None:
-    """Facts, not advice: the planners asked to 'add more features' without naming one; naming the columns the
-    script leaves out turns that into an instruction the coder can follow."""
+    """Facts, not advice: the planners asked to 'add more features' without naming one, then named every column
+    (free-text names and tickets too); naming the unused columns by kind turns that into an instruction that works."""
     text = _main_script(state)
-    unused = unused_columns(workspace_of(state), text) if text is not None else []
-    if not unused:
+    kinds = unused_columns(workspace_of(state), text) if text is not None else {}
+    if not kinds:
         return None
-    shown = ", ".join(unused[:UNUSED_SHOWN]) + (
-        f" and {len(unused) - UNUSED_SHOWN} more" if len(unused) > UNUSED_SHOWN else ""
+    groups = []
+    for kind, names in kinds.items():
+        shown = ", ".join(names[:UNUSED_SHOWN]) + (
+            f" and {len(names) - UNUSED_SHOWN} more" if len(names) > UNUSED_SHOWN else ""
+        )
+        note = _KIND_NOTES.get(kind, "")
+        groups.append(f"{shown} ({note})" if note else shown)
+    return (
+        f"Columns of the training data that {state['task'].get('main_script')} does not use yet: {'; '.join(groups)}."
     )
-    return f"Columns of the training data that {state['task'].get('main_script')} does not use yet: {shown}."
 
 
 def situation_prompt(state: State, ctx: Context) -> str:

@@ -83,29 +83,51 @@ def _column_notes(frame: Any) -> list[str]:
     missing = [f"{name} {column.isna().mean():.0%}" for name, column in frame.items() if column.isna().any()]
     notes = []
     if text:
-        notes.append("  text columns (encode before a model sees them, e.g. map or get_dummies): " + "; ".join(text))
+        notes.append(
+            "  text columns (encode before a model sees them, e.g. .map({...}) or pd.get_dummies): " + "; ".join(text)
+        )
     if missing:
         notes.append("  missing values (in the first rows): " + ", ".join(missing))
     return notes
 
 
-def unused_columns(ws: Workspace, code: str) -> list[str]:
-    """Columns of the training CSV that the script never names (nor the target, nor id columns): the first place a
-    weak baseline leaves accuracy. Empty when the script names no column (it may use them all implicitly)."""
+def column_kind(column: Any) -> str:
+    """number, category (few distinct values: encode it) or free text (most values distinct: names, tickets)."""
+    import pandas as pd
+
+    if pd.api.types.is_numeric_dtype(column) or pd.api.types.is_bool_dtype(column):
+        return "number"
+    present = column.dropna()
+    return "free text" if present.nunique() > len(present) / 2 else "category"
+
+
+def unused_columns(ws: Workspace, code: str) -> dict[str, list[str]]:
+    """Columns of the training CSV that the script never names (nor the target, nor id columns), by kind: the first
+    place a weak baseline leaves accuracy. Empty when the script names no column (it may use them all implicitly)."""
+    import pandas as pd
+
     train = next((rel for rel in ws.files() if rel.endswith(".csv") and "train" in rel), None)
     if train is None:
-        return []
+        return {}
     columns = data_columns_of(ws.root / train)
     test = next((rel for rel in ws.files() if rel.endswith(".csv") and "test" in rel), None)
     kept = set(data_columns_of(ws.root / test)) if test is not None else set(columns)
     named = _string_constants(code)
     if not named & set(columns):
-        return []
-    return [
-        c
-        for c in columns
-        if c not in named and c in kept and c.lower() != "id" and not c.lower().endswith(("_id", " id"))
+        return {}
+    unused = [
+        c for c in columns if c not in named and c in kept and c.lower() != "id" and not c.lower().endswith("_id")
     ]
+    if not unused:
+        return {}
+    try:
+        frame = pd.read_csv(ws.root / train, nrows=200, usecols=unused)
+    except Exception:  # an unreadable table still has its header's names
+        return {"columns": unused}
+    kinds: dict[str, list[str]] = {kind: [] for kind in ("number", "category", "free text")}
+    for name in unused:
+        kinds[column_kind(frame[name])].append(name)
+    return {kind: names for kind, names in kinds.items() if names}
 
 
 def _string_constants(code: str) -> set[str]:

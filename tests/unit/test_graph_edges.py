@@ -53,6 +53,8 @@ def run_graph(
         "worker_model": BASE,
         "expert_model": TOP,
         "use_retrieval": False,
+        # Scripts here give one tier's replies; escalation after an unproductive edit has its own tests (test_scaffold).
+        "escalate_on_no_gain": False,
         "runs_dir": str(tmp_path / "runs"),
         "cache_dir": str(tmp_path / "cache"),
         "chat_model_factory": models,
@@ -263,6 +265,7 @@ def test_repeating_the_action_that_just_failed_is_rejected(tiny_task: Path, tmp_
         {BASE: [edit("a"), code(BROKEN_TRAIN), edit("a"), LIST]},
         debug_attempts=0,
         max_steps=2,
+        use_validity_checks=False,  # with them, a failed edit may be asked once more (test_scaffold)
     )
     assert "failed in your last step" in models.calls(BASE)[3]["messages"][-1].content
     assert [s["action"] for s in state["steps"]] == ["Edit Script (AI)", "List Files"]

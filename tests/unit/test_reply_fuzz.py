@@ -313,7 +313,9 @@ def test_bad_coder_replies_fail_the_edit_and_escalate_the_coder(
     provider = MockedProvider(
         {BASE: [*base, Completion(json.dumps(edit("c")))], TOP: [Completion(json.dumps(code(IMPROVED_TRAIN)))]}
     )
-    state = _run(tiny_task, tmp_path_factory.mktemp("run"), provider, max_steps=3, debug_attempts=0)
+    state = _run(  # the planner stays at BASE: only the coder's cascade is under test
+        tiny_task, tmp_path_factory.mktemp("run"), provider, max_steps=3, debug_attempts=0, escalate_on_no_gain=False
+    )
     assert provider.specs("CodeReply") == [BASE, BASE, TOP]  # two failed edits, then the stronger coder
     assert [(e["role"], e["reason"]) for e in state["escalations"]] == [("coder", "edits broke the script")]
     assert [s["ok"] for s in state["steps"]] == [False, False, True]

@@ -349,7 +349,8 @@ def test_revert_is_offered_only_when_it_would_change_something(measured_task: Pa
 def tabular_task(measured_task: Path) -> Path:
     """The measured task with a training and a test table, and a script that names one feature."""
     env = measured_task / "env"
-    (env / "train.csv").write_text("id,size,color,age,label\n1,2,red,,0\n2,3,blue,40,1\n3,1,red,31,0\n")
+    rows = "1,2,red,,0\n2,3,blue,40,1\n3,1,red,31,0\n4,5,red,52,1\n5,2,blue,18,0\n6,4,red,33,1\n"
+    (env / "train.csv").write_text("id,size,color,age,label\n" + rows)
     (env / "test.csv").write_text("id,size,color,age\n4,2,blue,22\n")
     (env / "train.py").write_text('FEATURES = ["size"]\n' + BASELINE_TRAIN)
     return measured_task
@@ -361,8 +362,10 @@ def test_the_schema_names_text_columns_and_missing_values(tabular_task: Path) ->
 
     schema = data_schema(Workspace(tabular_task / "env", []))
     assert "test.csv: the training file's columns without the target" in schema
-    assert "text columns (encode before a model sees them, e.g. map or get_dummies): color (red|blue)" in schema
-    assert "missing values (in the first rows): age 33%" in schema
+    assert (
+        "text columns (encode before a model sees them, e.g. .map({...}) or pd.get_dummies): color (red|blue)" in schema
+    )
+    assert "missing values (in the first rows): age 17%" in schema
     assert "Target (in the training file but not the test file): label" in schema
 
 
@@ -372,5 +375,99 @@ def test_the_planner_is_told_which_columns_the_script_leaves_out(
 ) -> None:
     _, models = run_graph(tabular_task, tmp_path, {BASE: [LIST]}, max_steps=1, use_briefing=briefing)
     prompt = models.calls(BASE)[0]["messages"][-1].content
-    line = "Columns of the training data that train.py does not use yet: color, age."
+    line = "Columns of the training data that train.py does not use yet: age (numbers); color (text categories: encode"
     assert (line in prompt) is briefing
+
+
+def test_the_debugger_reads_what_the_error_means_and_a_second_attempt_samples_hotter(
+    measured_task: Path, tmp_path: Path
+) -> None:
+    crash = BASELINE_TRAIN + "raise ValueError(\"could not convert string to float: 'male'\")\n"
+    same = {"diagnosis": "no idea", "code": crash}
+    replies = {BASE: [edit(), code(crash), same, {"diagnosis": "encode sex", "code": IMPROVED_TRAIN}]}
+    state, models = run_graph(
+        measured_task, tmp_path, replies, max_steps=1, debug_attempts=2, debugger_escalate_after=9
+    )
+    fixes = [c for c in models.calls() if c["schema"]["title"] == "FixReply"]
+    assert len(fixes) == 2
+    assert (
+        "What this error usually means: A text column reached a numeric operation" in fixes[0]["messages"][-1].content
+    )
+    debugger_temperatures = [t for spec, t, cap in models.settings][-2:]
+    assert debugger_temperatures == [0.01, 0.8]  # the first fix as the paper; the retry must not repeat it
+    assert state["measured"] == [(1, 0.9)]
+
+
+def test_error_hints_match_only_their_errors() -> None:
+    from budgetmlagent.nodes.debugger import error_hints
+
+    assert error_hints("Traceback ...\nKeyError: 'Sex'") == [
+        "A column name is not in the frame: use only the columns listed above, spelled exactly."
+    ]
+    assert error_hints("Traceback ...\nZeroDivisionError: division by zero") == []
+    assert len(error_hints("ValueError: Input X contains NaN.")) == 1
+
+
+def test_a_failed_edit_may_be_asked_once_more_with_its_failure_shown(measured_task: Path, tmp_path: Path) -> None:
+    # The 1.5B planner's idea (add the text columns) was right and the code wrong; rejecting the retry lost the idea.
+    replies = {BASE: [edit("add sex"), code(BROKEN_TRAIN), edit("add sex"), code(BROKEN_TRAIN), edit("add sex"), LIST]}
+    state, models = run_graph(measured_task, tmp_path, replies, max_steps=3, debug_attempts=0)
+    coder_calls = [c for c in models.calls() if c["schema"]["title"] == "CodeReply"]
+    assert len(coder_calls) == 2
+    assert "An earlier attempt at this edit failed" not in coder_calls[0]["messages"][-1].content
+    second = coder_calls[1]["messages"][-1].content
+    assert "An earlier attempt at this edit failed" in second and "NameError" in second
+    assert [t for _, t, cap in models.settings if cap != 700] == [0.01, 0.8]  # coder calls: first, then the retry
+    rejected = [r for r in read_trace(Path(state["result"]["run_dir"])) if r["type"] == "rejected"]
+    assert len(rejected) == 1 and "at step 2 already" in rejected[0]["error"]
+    assert [s["action"] for s in state["steps"]] == ["Edit Script (AI)", "Edit Script (AI)", "List Files"]
+
+
+@pytest.mark.parametrize("on", [True, False])
+def test_an_edit_that_measures_no_gain_sends_the_next_plan_up_the_cascade(
+    measured_task: Path, tmp_path: Path, on: bool
+) -> None:
+    # The 0.5B's edits ran and changed nothing that mattered (requoted strings); it planned the next one too.
+    base = [edit("requote"), code(scored(0.45))]
+    replies = {BASE: [*base, code(IMPROVED_TRAIN), LIST], TOP: [edit("add a column")]}
+    if not on:
+        replies = {BASE: [*base, edit("add a column"), code(IMPROVED_TRAIN), LIST]}
+    state, models = run_graph(measured_task, tmp_path, replies, max_steps=3, escalate_on_no_gain=on)
+    planners = [c["spec"] for c in models.calls() if c["schema"]["title"] not in ("CodeReply", "FixReply")]
+    assert planners == ([BASE, TOP, BASE] if on else [BASE, BASE, BASE])  # back to the cheap tier after a gain
+    escalations = [r for r in read_trace(Path(state["result"]["run_dir"])) if r["type"] == "escalation"]
+    assert [e["reason"] for e in escalations] == (["edit failed verification"] if on else [])
+    assert state["lifelines"] == (4 if on else 5)  # the top tier costs a lifeline, as every escalation to it
+    assert state["measured"] == [(1, 0.45), (2, 0.9)]
+
+
+@pytest.mark.parametrize("whole_file", [True, False])
+def test_segment_lines_past_the_end_of_a_short_script_are_clamped(
+    measured_task: Path, tmp_path: Path, whole_file: bool
+) -> None:
+    replies = {BASE: [segment_edit(27, 40), code(IMPROVED_TRAIN), LIST, LIST]}
+    state, models = run_graph(measured_task, tmp_path, replies, max_steps=1, use_whole_file_edits=whole_file)
+    trace = read_trace(Path(state["result"]["run_dir"]))
+    if whole_file:
+        assert [r["clamped_to"] for r in trace if r["type"] == "repaired"] == [[4, 4]]
+        assert "The change concerns lines 4-4 mainly" in models.calls(BASE)[1]["messages"][-1].content
+        assert state["measured"] == [(1, 0.9)]
+    else:
+        rejected = [r["error"] for r in trace if r["type"] == "rejected"]
+        assert rejected[0].endswith("start_line_number 27 is past the end of 'train.py' (4 lines).")
+
+
+@pytest.mark.parametrize(
+    ("reply", "expected"),
+    [
+        ("```python\nimport os\nprint(1)\n```", "import os\nprint(1)\n"),
+        ("The corrected script is as follows:\n\n```python\nimport os\n```\nIt now works.", "import os\n"),
+        ("```\nimport os\nprint(2)", "import os\nprint(2)\n"),  # cut off before the closing fence
+        ('import os\nprint("``` inline")\n', 'import os\nprint("``` inline")\n'),
+        ("x = 1", "x = 1\n"),
+    ],
+)
+def test_code_is_taken_from_its_fence_even_after_prose(reply: str, expected: str) -> None:
+    from budgetmlagent.nodes.coder import strip_fences
+
+    assert strip_fences(reply) == expected
