@@ -22,48 +22,27 @@ TRACEBACK_CHARS = 3000
 
 # What an ML engineer reads in an error at a glance and a 1.5B debugger did not: it returned a script crashing on
 # median() over a text column unchanged twice, then pasted the error message into the code.
-ERROR_HINTS = (
-    (
-        re.compile(
-            r"could not convert string to float|with string dtype|Cannot perform reduction|unsupported operand"
-            r" type\(s\).*'str'|Cannot convert .* to numeric|dtype: str",
-            re.IGNORECASE,
-        ),
-        "A text column reached a numeric operation (median, fillna, fit). Encode each text category column before "
-        "it is used (for example df['sex'] = df['sex'].map({'male': 0, 'female': 1}) or pd.get_dummies), drop "
-        "free-text columns (names, tickets), and compute medians on numeric columns only.",
-    ),
-    (
-        re.compile(r"Input (X )?contains NaN|contains NaN", re.IGNORECASE),
-        "Missing values reached the model: fill them (fillna with the training median for numbers, a constant for "
-        "text) before fitting, in the training, validation and test data alike.",
-    ),
-    (
-        re.compile(r"inconsistent numbers of samples", re.IGNORECASE),
-        "X and y have different lengths: build both from the same rows, and split them in the same call.",
-    ),
-    (
-        re.compile(r"^KeyError: ", re.MULTILINE),
-        "A column name is not in the frame: use only the columns listed above, spelled exactly.",
-    ),
-    (
-        re.compile(r"^(SyntaxError|IndentationError): ", re.MULTILINE),
-        "The script does not parse (an unclosed bracket or a cut-off line): return the whole script, complete.",
-    ),
-    (
-        re.compile(r"^ImportError: cannot import name", re.MULTILINE),
-        "That name is not in that module (get_dummies is pandas': pd.get_dummies): import it from where it is "
-        "defined, or do without it.",
-    ),
-    (
-        re.compile(r"^ModuleNotFoundError: ", re.MULTILINE),
-        "That package is not installed: use only the installed packages listed above.",
-    ),
-)
+ERROR_HINTS: dict[str, str] = {
+    r"could not convert string to float|with string dtype|Cannot perform reduction|unsupported operand type\(s\)"
+    r".*'str'|Cannot convert .* to numeric|dtype: str": "A text column reached a numeric operation (median, fillna, "
+    "fit). Encode each text category column before it is used (for example df['sex'] = df['sex'].map({'male': 0, "
+    "'female': 1}) or pd.get_dummies), drop free-text columns (names, tickets), and compute medians on numeric "
+    "columns only.",
+    r"contains NaN": "Missing values reached the model: fill them (fillna with the training median for numbers, a "
+    "constant for text) before fitting, in the training, validation and test data alike.",
+    r"inconsistent numbers of samples": "X and y have different lengths: build both from the same rows, and split "
+    "them in the same call.",
+    r"^KeyError: ": "A column name is not in the frame: use only the columns listed above, spelled exactly.",
+    r"^(SyntaxError|IndentationError): ": "The script does not parse (an unclosed bracket or a cut-off line): return "
+    "the whole script, complete.",
+    r"^ImportError: cannot import name": "That name is not in that module (get_dummies is pandas': pd.get_dummies): "
+    "import it from where it is defined, or do without it.",
+    r"^ModuleNotFoundError: ": "That package is not installed: use only the installed packages listed above.",
+}
 
 
 def error_hints(error: str) -> list[str]:
-    return [hint for pattern, hint in ERROR_HINTS if pattern.search(error)]
+    return [hint for pattern, hint in ERROR_HINTS.items() if re.search(pattern, error, re.IGNORECASE | re.MULTILINE)]
 
 
 def debugger(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
