@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import re
 from typing import Any
 
@@ -45,9 +46,31 @@ def strip_fences(code: str) -> str:
     """Small models wrap code in markdown fences even when told not to, sometimes after a sentence of prose ("The
     corrected script is as follows:"), which then ran as line 1: the longest fenced block is the code."""
     blocks = [m.group(1) for m in _FENCED.finditer(code)]
-    if blocks:
-        return max(blocks, key=len).strip("\n") + "\n"
-    return code.strip("\n") + "\n"
+    code = max(blocks, key=len) if blocks else code
+    return _without_leading_prose(code.strip("\n")) + "\n"
+
+
+PROSE_LINES = 3
+
+
+def _without_leading_prose(code: str) -> str:
+    """Drops up to three leading lines of prose ("Your corrected script is:", unfenced) when that makes it parse."""
+    lines = code.splitlines()
+    for cut in range(PROSE_LINES + 1):
+        candidate = "\n".join(lines[cut:])
+        if cut and not all(_is_prose(line) for line in lines[:cut]):
+            break
+        try:
+            ast.parse(candidate)
+        except SyntaxError:
+            continue
+        return candidate
+    return code  # the run reports the SyntaxError and the debugger gets it
+
+
+def _is_prose(line: str) -> bool:
+    words = line.split()
+    return not line.strip() or (len(words) >= 3 and not any(c in line for c in "=()[]{}#") and words[0][0].isupper())
 
 
 def coder(state: State, runtime: Runtime[Context]) -> dict[str, Any]:

@@ -465,6 +465,8 @@ def test_segment_lines_past_the_end_of_a_short_script_are_clamped(
         ("```\nimport os\nprint(2)", "import os\nprint(2)\n"),  # cut off before the closing fence
         ('import os\nprint("``` inline")\n', 'import os\nprint("``` inline")\n'),
         ("x = 1", "x = 1\n"),
+        ("Your corrected script is:\nimport os\nprint(3)\n", "import os\nprint(3)\n"),  # unfenced prose: dropped
+        ("import os\nprint(3\n", "import os\nprint(3\n"),  # broken code stays as it is, for the debugger
     ],
 )
 def test_code_is_taken_from_its_fence_even_after_prose(reply: str, expected: str) -> None:
