@@ -94,7 +94,7 @@ class State(InputState, total=False):
     to_run: tuple[str, Literal["coder", "debugger"]] | None
     last_run: ScriptOutcome | None
     debug_attempts: int
-    pre_edit: tuple[str, str | None] | None
+    pre_edit: tuple[str, str | None, int] | None  # edited file, its text before, its undo-stack depth before
     dirty_scripts: list[str]
     edits_made: int
     best: BestSoFar | None

@@ -25,6 +25,14 @@ WHOLE_FILE_LINES = 150
 SHRINK_CHECK_LINES = 10
 
 
+def lost_lines(original: str, new_text: str) -> str | None:
+    """Why a whole-script reply is a cut-off fragment rather than an edit: it keeps under half the lines."""
+    before, after = len(original.splitlines()), len(new_text.splitlines())
+    if before < SHRINK_CHECK_LINES or after >= before / 2:
+        return None
+    return f"the reply has {after} lines where the script has {before}"
+
+
 def edit_key(args: dict[str, Any]) -> tuple[str, str]:
     """An edit's identity: its script and its instruction, case and spacing aside."""
     return str(args.get("script_name")), " ".join(str(args.get("edit_instruction", "")).split()).lower()
@@ -124,18 +132,17 @@ def coder(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     if new_text == original and save_name == script:
         failures["coder"] = failures.get("coder", 0) + 1
         return update | _failed(state, "The edit changed nothing; give a more specific instruction.", failures)
-    kept = len(new_text.splitlines())
-    if not segment and ctx.use_validity_checks and len(lines) >= SHRINK_CHECK_LINES and kept < len(lines) / 2:
-        # A 1.5B coder returned one line for a 26-line script; running that would only wipe the workspace's model.
+    shrunk = lost_lines(original, new_text) if not segment and ctx.use_validity_checks else None
+    if shrunk is not None:  # a 1.5B coder returned one line for a 26-line script; running it would wipe the model
         failures["coder"] = failures.get("coder", 0) + 1
-        message = f"The edit was not applied: the reply has {kept} lines where {script} has {len(lines)}."
-        return update | _failed(state, f"{message} Return the complete script with the change.", failures)
+        return update | _failed(state, f"The edit was not applied: {shrunk}. Return the complete script.", failures)
     problem = unknown_references(new_text, ws) if ctx.use_grounding_checks and save_name.endswith(".py") else None
     if problem is not None:  # it would crash on a name the data does not have: do not even run it
         failures["coder"] = failures.get("coder", 0) + 1
         return update | _failed(state, f"The edit was not applied: {problem}.", failures)
     try:
         previous = ws.read_text(save_name) if (ws.root / save_name).is_file() else None
+        backups = ws.backup_count(save_name)
         ws.write_text(save_name, new_text)
     except ActionInputError as exc:
         return update | _failed(state, f"The edit could not be saved: {exc}", failures)
@@ -147,7 +154,7 @@ def coder(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
         "observation": observation,
         "step_ok": True,
         "to_run": (save_name, "coder") if runnable else None,
-        "pre_edit": (save_name, previous),
+        "pre_edit": (save_name, previous, backups),
         "edits_made": state.get("edits_made", 0) + 1,
         "dirty_scripts": dirty if runnable else state.get("dirty_scripts", []),
         "failures": failures,

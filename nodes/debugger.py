@@ -11,7 +11,7 @@ from langgraph.runtime import Runtime
 from budgetmlagent.graph.context import Context
 from budgetmlagent.graph.state import State
 from budgetmlagent.nodes import profiles
-from budgetmlagent.nodes.coder import strip_fences
+from budgetmlagent.nodes.coder import lost_lines, strip_fences
 from budgetmlagent.nodes.llm import call_structured, code_reply_tokens
 from budgetmlagent.nodes.schemas import FixReply
 from budgetmlagent.nodes.world import grounded_context, unknown_references, workspace_of
@@ -80,6 +80,8 @@ def debugger(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     update: dict[str, Any] = dict(outcome.update) | {"debug_attempts": attempt}
     fixed = strip_fences(outcome.parsed.code) if outcome.parsed is not None else None
     problem = unknown_references(fixed, ws) if fixed is not None and ctx.use_grounding_checks else None
+    if fixed is not None and ctx.use_validity_checks and problem is None:
+        problem = lost_lines(code, fixed)  # a 1.5B "fix" of a 23-line script was the one line that crashed
     if fixed is None or fixed.strip() == code.strip() or problem is not None:
         failures["debugger"] = failures.get("debugger", 0) + 1
         why = (

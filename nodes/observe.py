@@ -125,12 +125,21 @@ def observe(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
 
 
 def _restore(state: State) -> str:
-    """A failed edit that debugging could not fix is rolled back so the workspace stays runnable."""
-    path, previous = state["pre_edit"]  # type: ignore[misc]
+    """A failed edit that debugging could not fix is rolled back so the workspace stays runnable.
+
+    Rolled back by undoing the step's writes (the edit and each fix), not by writing the old text again: a write
+    would push the broken version on the undo stack, and a later Undo Edit Script brought it back (seen in a run).
+    """
+    path, previous, *depth = state["pre_edit"]  # type: ignore[misc]
     if previous is None:
         return ""
+    ws = workspace_of(state)
     try:
-        workspace_of(state).write_text(path, previous)
+        if depth:  # checkpoints from before the depth was recorded restore by writing
+            while ws.backup_count(path) > depth[0]:
+                ws.undo(path)
+        if ws.read_text(path) != previous:
+            ws.write_text(path, previous)
     except ActionInputError as exc:
         return f"\n\n(Could not restore {path}: {exc})"
     return f"\n\nThe edit broke {path} and could not be fixed, so {path} was restored to its previous version."

@@ -328,10 +328,22 @@ def test_a_whole_file_rewrite_that_drops_most_lines_is_not_applied(
     written = (Path(state["result"]["run_dir"]) / "workspace" / "train.py").read_text()
     first = state["steps"][0]["observation"]
     if checks:
-        assert first.startswith("The edit was not applied: the reply has 1 lines where train.py has 12.")
+        assert first.startswith("The edit was not applied: the reply has 1 lines where the script has 12.")
         assert written == long_train
     else:
         assert first.startswith("The edited file is saved to train.py")
+
+
+def test_a_fix_that_drops_most_lines_is_not_applied(measured_task: Path, tmp_path: Path) -> None:
+    long_broken = BROKEN_TRAIN + "".join(f"# note {i}\n" for i in range(8))
+    fragment = {"diagnosis": "simplified", "code": "score = 0.9\n"}
+    replies = {BASE: [edit(), code(long_broken), fragment]}
+    state, _ = run_graph(measured_task, tmp_path, replies, max_steps=1, debug_attempts=1)
+    observation = state["steps"][0]["observation"]
+    assert "Debugger attempt 1 failed: the fix was not applied: the reply has 1 lines where the script has 12." in (
+        observation
+    )
+    assert "was restored to its previous version" in observation
 
 
 def test_revert_is_offered_only_when_it_would_change_something(measured_task: Path, tmp_path: Path) -> None:
@@ -473,3 +485,17 @@ def test_code_is_taken_from_its_fence_even_after_prose(reply: str, expected: str
     from budgetmlagent.nodes.coder import strip_fences
 
     assert strip_fences(reply) == expected
+
+
+def test_undo_after_a_rolled_back_edit_does_not_bring_the_broken_script_back(
+    measured_task: Path, tmp_path: Path
+) -> None:
+    # The rollback used to write the old text again, pushing the broken version on the undo stack; Undo restored it.
+    undo = plan("Undo Edit Script", script_name="train.py")
+    broken_fix = {"diagnosis": "try", "code": BROKEN_TRAIN.replace("undefined_name", "still_undefined")}
+    replies = {BASE: [edit("better"), code(IMPROVED_TRAIN), edit("break"), code(BROKEN_TRAIN), broken_fix, undo]}
+    state, _ = run_graph(measured_task, tmp_path, replies, max_steps=3, debug_attempts=1, escalate_on_no_gain=False)
+    assert "was restored to its previous version" in state["steps"][1]["observation"]
+    undone = state["steps"][2]["observation"]
+    assert state["steps"][2]["ok"] and "Undid the last edit of train.py" in undone
+    assert "score = 0.5" in undone and "undefined" not in undone  # the edit before the broken one is undone
