@@ -110,10 +110,10 @@ def route_after_observe(state: State, runtime: Runtime[Context]) -> Literal["pla
         return "evaluate"
     ctx = runtime.context
     cheap = state.get("tiers", {}).get("planner", 0) == 0
-    verified = ctx.escalate_on_no_gain and ctx.use_measured_edits and cheap
+    eligible = ctx.escalate_on_no_gain and ctx.use_measured_edits and cheap
     return (
         "escalate_planner"
-        if verified and unproductive_edit(state) and can_escalate(state, ctx, "planner")
+        if eligible and unproductive_edit(state) and can_escalate(state, ctx, "planner")
         else "planner"
     )
 

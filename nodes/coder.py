@@ -23,6 +23,8 @@ EDIT_ACTIONS = ("Edit Script (AI)", "Edit Script Segment (AI)")
 WHOLE_FILE_LINES = 150
 # A whole-file rewrite of a script this long that keeps under half its lines is a cut-off reply, not an edit.
 SHRINK_CHECK_LINES = 10
+# How much of an earlier failed attempt's observation (its end: the traceback) the coder sees on a retry.
+FAILURE_CHARS = 1500
 
 
 def lost_lines(original: str, new_text: str) -> str | None:
@@ -42,9 +44,6 @@ def earlier_edits(steps: list[Step], args: dict[str, Any]) -> list[Step]:
     """Earlier steps that gave the same edit instruction for the same script."""
     key = edit_key(args)
     return [s for s in steps if s["action"] in EDIT_ACTIONS and edit_key(s["action_input"]) == key]
-
-
-FAILURE_CHARS = 1500
 
 
 _FENCED = re.compile(r"^```[\w+-]*[ \t]*\n(.*?)(?:^```[ \t]*$|\Z)", re.MULTILINE | re.DOTALL)

@@ -7,6 +7,7 @@ from typing import Any
 
 from budgetmlagent.graph.context import Context
 from budgetmlagent.graph.state import BestSoFar, State
+from budgetmlagent.nodes.coder import EDIT_ACTIONS
 from budgetmlagent.nodes.world import workspace_of
 from budgetmlagent.workspace.scoring import improvement
 from budgetmlagent.workspace.snapshots import restore_snapshot, save_snapshot
@@ -92,7 +93,7 @@ def revert_to_best(state: State) -> tuple[str, bool]:
 def unproductive_edit(state: State) -> bool:
     """The last step was an edit that broke its script or whose run measured nothing better than the best so far."""
     steps = state.get("steps", [])
-    if not steps or steps[-1]["action"] not in ("Edit Script (AI)", "Edit Script Segment (AI)"):
+    if not steps or steps[-1]["action"] not in EDIT_ACTIONS:
         return False
     last = steps[-1]
     if not last["ok"]:

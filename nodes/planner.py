@@ -164,7 +164,11 @@ def check_reply(state: State, ctx: Context, reply: Any) -> str | None:
 def inspect_of_shown_script(state: State, action: str, args: dict[str, Any]) -> str | None:
     """The briefing shows the whole main script every step; inspecting it again spends a step to learn nothing."""
     main = state["task"].get("main_script")
-    if action != "Inspect Script Lines" or args.get("script_name") != main or main_script_listing(state) is None:
+    if (
+        action != "Inspect Script Lines"
+        or args.get("script_name") != main
+        or main_script_listing(state, _main_script(state)) is None
+    ):
         return None
     return (
         f"{main} is shown whole above, with line numbers, under 'The current {main}'; nothing more to inspect. "
@@ -314,9 +318,8 @@ def _main_script(state: State) -> str | None:
         return None
 
 
-def main_script_listing(state: State) -> str | None:
-    """The task's script as it is now, numbered, when it is short enough to show whole."""
-    text = _main_script(state)
+def main_script_listing(state: State, text: str | None) -> str | None:
+    """The task's script as it is now (text), numbered, when it is short enough to show whole."""
     lines = [] if text is None else text.splitlines()
     if text is None or len(lines) > WHOLE_FILE_LINES:
         return None
@@ -332,10 +335,9 @@ _KIND_NOTES = {
 }
 
 
-def unused_columns_line(state: State) -> str | None:
+def unused_columns_line(state: State, text: str | None) -> str | None:
     """Facts, not advice: the planners asked to 'add more features' without naming one, then named every column
     (free-text names and tickets too); naming the unused columns by kind turns that into an instruction that works."""
-    text = _main_script(state)
     kinds = unused_columns(workspace_of(state), text) if text is not None else {}
     if not kinds:
         return None
@@ -373,10 +375,11 @@ def situation_prompt(state: State, ctx: Context) -> str:
     older = retrieve_older(state, ctx, query) if len(steps) > RECENT_STEPS else []
     if older:
         parts.append("Relevant earlier steps:\n" + "\n".join(older))
-    listing = main_script_listing(state) if ctx.use_briefing else None
+    script = _main_script(state) if ctx.use_briefing else None
+    listing = main_script_listing(state, script)
     if listing is not None:
         parts.append(listing)
-        unused = unused_columns_line(state)
+        unused = unused_columns_line(state, script)
         if unused is not None:
             parts.append(unused)
     if steps:

@@ -71,11 +71,9 @@ CATEGORY_VALUES = 8
 def _column_notes(frame: Any) -> list[str]:
     """Text columns and missing values, which small coders forget: fillna(median) over a frame holding a text
     column crashed a titanic run, and three debugger attempts did not find why."""
-    import pandas as pd
-
     text = []
     for name, column in frame.items():
-        if pd.api.types.is_numeric_dtype(column) or pd.api.types.is_bool_dtype(column):
+        if column_kind(column) == "number":
             continue
         values = [str(v)[:20] for v in column.dropna().unique()]
         shown = "|".join(values) if len(values) <= CATEGORY_VALUES else f"{len(values)}+ distinct values"
@@ -106,11 +104,12 @@ def unused_columns(ws: Workspace, code: str) -> dict[str, list[str]]:
     place a weak baseline leaves accuracy. Empty when the script names no column (it may use them all implicitly)."""
     import pandas as pd
 
-    train = next((rel for rel in ws.files() if rel.endswith(".csv") and "train" in rel), None)
+    tables = [rel for rel in ws.files() if rel.endswith(".csv")]
+    train = next((rel for rel in tables if "train" in rel), None)
     if train is None:
         return {}
     columns = data_columns_of(ws.root / train)
-    test = next((rel for rel in ws.files() if rel.endswith(".csv") and "test" in rel), None)
+    test = next((rel for rel in tables if "test" in rel), None)
     kept = set(data_columns_of(ws.root / test)) if test is not None else set(columns)
     named = _string_constants(code)
     if not named & set(columns):
