@@ -118,6 +118,13 @@ class Context:
         default=True,
         metadata={"description": "Show the planner the data schema and the numbered main script, so it edits at once."},
     )
+    use_recipes: bool = field(
+        default=True,
+        metadata={
+            "description": "Offer the planner ready edit instructions that fit the data and script (encode text "
+            "columns, gradient boosting, TF-IDF) and show the coder the code shape of the one it picks."
+        },
+    )
     require_approval: bool = field(
         default=False,
         metadata={"description": "Pause for a person before any script runs and before Final Answer (interrupt)."},

@@ -13,10 +13,13 @@ from budgetmlagent.graph.context import Context
 from budgetmlagent.graph.state import State, Step
 from budgetmlagent.nodes import profiles
 from budgetmlagent.nodes.llm import call_structured, code_reply_tokens
+from budgetmlagent.nodes.recipes import recipe_for_instruction, recipes_for
 from budgetmlagent.nodes.schemas import CodeReply
+from budgetmlagent.nodes.script_repair import restore_lost_definitions
 from budgetmlagent.nodes.world import grounded_context, unknown_references, workspace_of
 from budgetmlagent.workspace.actions import bounded_diff
 from budgetmlagent.workspace.errors import ActionInputError
+from budgetmlagent.workspace.workspace import Workspace
 
 EDIT_ACTIONS = ("Edit Script (AI)", "Edit Script Segment (AI)")
 # Scripts up to this many lines are rewritten whole (a 1.5B model returns ~150 lines well within its reply cap).
@@ -46,6 +49,8 @@ def earlier_edits(steps: list[Step], args: dict[str, Any]) -> list[Step]:
     return [s for s in steps if s["action"] in EDIT_ACTIONS and edit_key(s["action_input"]) == key]
 
 
+PROSE_LINES = 3
+_LANGUAGE_TAGS = ("python", "python3", "py")
 _FENCED = re.compile(r"^```[\w+-]*[ \t]*\n(.*?)(?:^```[ \t]*$|\Z)", re.MULTILINE | re.DOTALL)
 
 
@@ -54,10 +59,10 @@ def strip_fences(code: str) -> str:
     corrected script is as follows:"), which then ran as line 1: the longest fenced block is the code."""
     blocks = [m.group(1) for m in _FENCED.finditer(code)]
     code = max(blocks, key=len) if blocks else code
+    first, _, rest = code.lstrip("\n").partition("\n")
+    if first.strip().lower() in _LANGUAGE_TAGS:  # a fence that lost its backticks: "python" ran as line 1
+        code = rest
     return _without_leading_prose(code.strip("\n")) + "\n"
-
-
-PROSE_LINES = 3
 
 
 def _without_leading_prose(code: str) -> str:
@@ -109,12 +114,14 @@ def coder(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     if failed:
         tail = failed[-1]["observation"][-FAILURE_CHARS:]
         lesson.append(f"An earlier attempt at this edit failed; its outcome ended with:\n{tail}\nAvoid that mistake.")
+    shape = recipe_pattern(original, args["edit_instruction"], ws) if ctx.use_recipes and not segment else ""
     prompt = "\n\n".join(
         [
             *context,
             f"Current content of {where}:\n{target}",
             *lesson,
             f"{pointed_at}Edit instruction: {args['edit_instruction']}",
+            *([shape] if shape else []),
             "Return the complete new " + ("segment (only those lines)." if segment else "script."),
         ]
     )
@@ -128,6 +135,9 @@ def coder(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
         return update | _failed(state, f"The edit failed: {outcome.error}", failures)
     code = strip_fences(outcome.parsed.code)
     new_text = "".join(lines[: start - 1]) + code + "".join(lines[end:]) if segment else code
+    restored: list[str] = []
+    if ctx.use_validity_checks and save_name.endswith(".py"):
+        new_text, restored = restore_lost_definitions(original, new_text)
     if new_text == original and save_name == script:
         failures["coder"] = failures.get("coder", 0) + 1
         return update | _failed(state, "The edit changed nothing; give a more specific instruction.", failures)
@@ -147,6 +157,8 @@ def coder(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
         return update | _failed(state, f"The edit could not be saved: {exc}", failures)
     diff = bounded_diff(original, new_text, save_name)
     observation = f"The edited file is saved to {save_name}. Here is the diff:\n{diff}"
+    if restored:
+        observation += "\n" + restored_note(restored)
     dirty = sorted({*state.get("dirty_scripts", []), save_name})
     runnable = save_name.endswith(".py")
     return update | {
@@ -158,6 +170,21 @@ def coder(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
         "dirty_scripts": dirty if runnable else state.get("dirty_scripts", []),
         "failures": failures,
     }
+
+
+def recipe_pattern(script: str, instruction: str, ws: Workspace) -> str:
+    """The code shape of the recipe the instruction asks for, if any (see nodes/recipes.py); else nothing."""
+    recipe = recipe_for_instruction(instruction, recipes_for(ws, script))
+    if recipe is None:
+        return ""
+    return (
+        f"Code of the right shape for this change ({recipe.name}), to adapt to the script; every other line (imports, "
+        f"data loading, the target, the split, the metric, the submission) stays:\n```python\n{recipe.pattern}\n```"
+    )
+
+
+def restored_note(restored: list[str]) -> str:
+    return "Lines the new code still needs but had dropped were put back: " + "; ".join(restored)
 
 
 def _failed(state: State, message: str, failures: dict[str, int]) -> dict[str, Any]:

@@ -11,9 +11,10 @@ from langgraph.runtime import Runtime
 from budgetmlagent.graph.context import Context
 from budgetmlagent.graph.state import State
 from budgetmlagent.nodes import profiles
-from budgetmlagent.nodes.coder import lost_lines, strip_fences
+from budgetmlagent.nodes.coder import EDIT_ACTIONS, lost_lines, recipe_pattern, restored_note, strip_fences
 from budgetmlagent.nodes.llm import call_structured, code_reply_tokens
 from budgetmlagent.nodes.schemas import FixReply
+from budgetmlagent.nodes.script_repair import restore_lost_definitions
 from budgetmlagent.nodes.world import grounded_context, unknown_references, workspace_of
 from budgetmlagent.workspace.actions import bounded_diff
 from budgetmlagent.workspace.errors import ActionInputError
@@ -64,12 +65,18 @@ def debugger(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     error = (run["traceback"] or "")[-TRACEBACK_CHARS:]
     attempt = state.get("debug_attempts", 0) + 1
     hints = error_hints(error) if ctx.use_grounding_checks else []
+    pending = state.get("pending") or {}
+    shape = ""
+    if ctx.use_recipes and pending.get("action") in EDIT_ACTIONS:  # the edit's intended shape, to fix towards
+        before_edit = (state.get("pre_edit") or (None, None, 0))[1] or code  # recipes read the unedited script
+        shape = recipe_pattern(before_edit, str(pending["action_input"].get("edit_instruction", "")), ws)
     prompt = "\n\n".join(
         [
             grounded_context(ws, ctx.use_grounding_checks),
             f"Script {script}:\n{code}",
             f"Running it failed with:\n{error}",
             *(["What this error usually means: " + " ".join(hints)] if hints else []),
+            *([shape] if shape else []),
             f"This is fix attempt {attempt}. Return the complete corrected script.",
         ]
     )
@@ -79,6 +86,9 @@ def debugger(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     failures = dict(state.get("failures", {}))
     update: dict[str, Any] = dict(outcome.update) | {"debug_attempts": attempt}
     fixed = strip_fences(outcome.parsed.code) if outcome.parsed is not None else None
+    restored: list[str] = []
+    if fixed is not None and ctx.use_validity_checks:
+        fixed, restored = restore_lost_definitions(code, fixed)
     problem = unknown_references(fixed, ws) if fixed is not None and ctx.use_grounding_checks else None
     if fixed is not None and ctx.use_validity_checks and problem is None:
         problem = lost_lines(code, fixed)  # a 1.5B "fix" of a 23-line script was the one line that crashed
@@ -100,6 +110,8 @@ def debugger(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     ws.write_text(script, fixed)
     diff = bounded_diff(code, fixed, script)
     note = f"\n\nDebugger attempt {attempt} ({outcome.parsed.diagnosis}) changed {script}:\n{diff}"
+    if restored:
+        note += "\n" + restored_note(restored)
     return update | {
         "failures": failures,
         "observation": state.get("observation", "") + note,

@@ -18,6 +18,7 @@ from budgetmlagent.nodes.coder import EDIT_ACTIONS, WHOLE_FILE_LINES, earlier_ed
 from budgetmlagent.nodes.llm import call_structured
 from budgetmlagent.nodes.measure import best_value, measured_improvement
 from budgetmlagent.nodes.recall import RECENT_STEPS, retrieve_older
+from budgetmlagent.nodes.recipes import recipes_for
 from budgetmlagent.nodes.schemas import planner_reply_model
 from budgetmlagent.nodes.world import grounded_context, unused_columns, workspace_of
 from budgetmlagent.workspace.actions import render_tool_descriptions, validate_action
@@ -353,6 +354,26 @@ def unused_columns_line(state: State, text: str | None) -> str | None:
     )
 
 
+def recipes_line(state: State, script: str) -> str | None:
+    """Ready edit instructions for the main script (nodes/recipes.py), less those already made: the planners knew
+    the idea but worded it vaguely ("add more features"), and their coders broke it."""
+    main = state["task"].get("main_script")
+    steps = state.get("steps", [])
+    fresh = [
+        r.instruction
+        for r in recipes_for(workspace_of(state), script)
+        if edit_already_made(steps, "Edit Script (AI)", {"script_name": main, "edit_instruction": r.instruction})
+        is None
+    ]
+    if not fresh:
+        return None
+    listed = "\n".join(f"- {instruction}" for instruction in fresh)
+    return (
+        f"Changes that usually lift a baseline like this one: each is a ready edit_instruction for {main} "
+        f"(Edit Script (AI)); use one word for word, or write your own:\n{listed}"
+    )
+
+
 def situation_prompt(state: State, ctx: Context) -> str:
     """The changing part: budget, advice, retrieved and recent steps, the rejected reply if any."""
     steps = state.get("steps", [])
@@ -382,6 +403,9 @@ def situation_prompt(state: State, ctx: Context) -> str:
         unused = unused_columns_line(state, script)
         if unused is not None:
             parts.append(unused)
+    offered = recipes_line(state, script) if ctx.use_recipes and script is not None else None
+    if offered is not None:
+        parts.append(offered)
     if steps:
         recent = steps[-RECENT_STEPS:]
         rendered = [
@@ -391,8 +415,13 @@ def situation_prompt(state: State, ctx: Context) -> str:
     elif listing is not None:
         parts.append(
             "This is your first step. The data files and the script are shown above: choose one concrete change "
-            "likely to improve the metric (for example a useful column the script leaves out, or a stronger model) "
-            "and edit the script; an edited script runs automatically."
+            "likely to improve the metric ("
+            + (
+                "one of the ready changes above"
+                if offered
+                else "for example a useful column the script leaves out, or a stronger model"
+            )
+            + ") and edit the script; an edited script runs automatically."
         )
     else:
         parts.append("This is your first step. Start by looking at the files in the workspace.")

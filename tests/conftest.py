@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 import textwrap
 from pathlib import Path
@@ -47,6 +48,28 @@ def tiny_task(tmp_path: Path) -> Path:
     (root / "scripts" / "read_only_files.txt").write_text("data.csv\n")
     (root / "scripts" / "budgetmlagent.json").write_text('{"metric": "score", "direction": "higher"}')
     return root
+
+
+PATTERN = r"validation score: (\S+)"
+
+
+@pytest.fixture
+def measured_task(tiny_task: Path) -> Path:
+    """The tiny task, declaring how its script prints the validation metric."""
+    config = {"metric": "score", "direction": "higher", "validation_pattern": PATTERN}
+    (tiny_task / "scripts" / "budgetmlagent.json").write_text(json.dumps(config))
+    return tiny_task
+
+
+@pytest.fixture
+def tabular_task(measured_task: Path) -> Path:
+    """The measured task with a training and a test table, and a script that names one feature."""
+    env = measured_task / "env"
+    rows = "1,2,red,,0\n2,3,blue,40,1\n3,1,red,31,0\n4,5,red,52,1\n5,2,blue,18,0\n6,4,red,33,1\n"
+    (env / "train.csv").write_text("id,size,color,age,label\n" + rows)
+    (env / "test.csv").write_text("id,size,color,age\n4,2,blue,22\n")
+    (env / "train.py").write_text('FEATURES = ["size"]\n' + BASELINE_TRAIN)
+    return measured_task
 
 
 # The adversarial suite's figures (README, "Reliability"): every test marked adversarial("category") is one

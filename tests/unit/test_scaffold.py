@@ -12,21 +12,12 @@ from test_graph_edges import BASE, LIST, TOP, code, edit, plan, run_graph
 
 from budgetmlagent.graph.run_folder import read_trace
 
-PATTERN = r"validation score: (\S+)"
 FINAL = plan("Final Answer", final_answer="improved")
 REVERT = plan("Revert To Best", reason="the last edit made it worse")
 
 
 def scored(value: float) -> str:
     return BASELINE_TRAIN.replace("score = 0.5", f"score = {value}")
-
-
-@pytest.fixture
-def measured_task(tiny_task: Path) -> Path:
-    """The tiny task, declaring how its script prints the validation metric."""
-    config = {"metric": "score", "direction": "higher", "validation_pattern": PATTERN}
-    (tiny_task / "scripts" / "budgetmlagent.json").write_text(json.dumps(config))
-    return tiny_task
 
 
 def observations(state: dict[str, Any]) -> list[str]:
@@ -357,17 +348,6 @@ def test_revert_is_offered_only_when_it_would_change_something(measured_task: Pa
     assert "Revert To Best" not in planner_systems[1] and "Revert To Best" in planner_systems[-1]
 
 
-@pytest.fixture
-def tabular_task(measured_task: Path) -> Path:
-    """The measured task with a training and a test table, and a script that names one feature."""
-    env = measured_task / "env"
-    rows = "1,2,red,,0\n2,3,blue,40,1\n3,1,red,31,0\n4,5,red,52,1\n5,2,blue,18,0\n6,4,red,33,1\n"
-    (env / "train.csv").write_text("id,size,color,age,label\n" + rows)
-    (env / "test.csv").write_text("id,size,color,age\n4,2,blue,22\n")
-    (env / "train.py").write_text('FEATURES = ["size"]\n' + BASELINE_TRAIN)
-    return measured_task
-
-
 def test_the_schema_names_text_columns_and_missing_values(tabular_task: Path) -> None:
     from budgetmlagent.nodes.world import data_schema
     from budgetmlagent.workspace.workspace import Workspace
@@ -479,6 +459,7 @@ def test_segment_lines_past_the_end_of_a_short_script_are_clamped(
         ("x = 1", "x = 1\n"),
         ("Your corrected script is:\nimport os\nprint(3)\n", "import os\nprint(3)\n"),  # unfenced prose: dropped
         ("import os\nprint(3\n", "import os\nprint(3\n"),  # broken code stays as it is, for the debugger
+        ("python\nimport os\n", "import os\n"),  # a fence without its backticks (it parses: python is a name)
     ],
 )
 def test_code_is_taken_from_its_fence_even_after_prose(reply: str, expected: str) -> None:

@@ -1,0 +1,172 @@
+"""Recipes: the few changes that usually lift a weak baseline, written out for this workspace's names.
+
+The 1.5B planner named the right idea (use the text columns) in vague words and its coder broke it (median() over
+a text column), run after run. A recipe is a concrete edit instruction the planner may pick, plus the shape of code
+known to work that the coder adapts: facts of the data and the script decide which recipes are offered, the models
+still choose and write the change, and every result is measured by running the script.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import re
+from dataclasses import dataclass
+
+from budgetmlagent.nodes.world import data_columns_of, unused_columns
+from budgetmlagent.workspace.workspace import Workspace
+
+# At most this many columns go into one recipe: a 1.5B coder copies a short list reliably.
+RECIPE_COLUMNS = 8
+_CLASSIFIERS = ("LogisticRegression", "BernoulliNB", "MultinomialNB", "GaussianNB", "KNeighborsClassifier")
+_REGRESSORS = ("LinearRegression", "Ridge", "Lasso", "KNeighborsRegressor")
+_WEAK_ENSEMBLES = ("RandomForestClassifier", "RandomForestRegressor", "DecisionTreeClassifier", "DecisionTreeRegressor")
+_VECTORIZERS = ("CountVectorizer", "TfidfVectorizer", "HashingVectorizer")
+
+
+@dataclass(frozen=True)
+class Recipe:
+    name: str
+    instruction: str  # a ready edit instruction, with this workspace's names
+    pattern: str  # code of the right shape for the coder to adapt
+    keywords: tuple[str, ...]  # words of a planner's own instruction that ask for this change
+
+
+def recipes_for(ws: Workspace, code: str) -> list[Recipe]:
+    """The recipes this script and its data call for, most useful first; none for a script that does not parse."""
+    try:
+        tree = ast.parse(code)
+    except SyntaxError:
+        return []
+    calls = {_call_name(n) for n in ast.walk(tree) if isinstance(n, ast.Call)}
+    recipes: list[Recipe] = []
+    kinds = unused_columns(ws, code)
+    features = _feature_list(tree, ws)
+    train, test = _frame_names(tree)
+    if features is not None and kinds.get("category"):
+        recipes.append(_encode_categories(features, kinds["category"][:RECIPE_COLUMNS], train, test))
+    if features is not None and kinds.get("number"):
+        recipes.append(_add_numbers(features, kinds["number"][:RECIPE_COLUMNS], train, test))
+    if calls & set(_VECTORIZERS):
+        recipes.append(_richer_text_features(calls))
+    else:
+        model = next((m for m in (*_CLASSIFIERS, *_REGRESSORS, *_WEAK_ENSEMBLES) if m in calls), None)
+        if model is not None:
+            recipes.append(_boosted_trees(model))
+    return recipes
+
+
+def recipe_for_instruction(instruction: str, recipes: list[Recipe]) -> Recipe | None:
+    """The recipe an edit instruction asks for: its own words, or one of its keywords."""
+    said = " ".join(instruction.split()).lower()
+    for recipe in recipes:
+        if said == " ".join(recipe.instruction.split()).lower():
+            return recipe
+    return next((r for r in recipes if any(k in said for k in r.keywords)), None)
+
+
+def _encode_categories(features: tuple[str, list[str]], columns: list[str], train: str, test: str) -> Recipe:
+    name, current = features
+    wanted = [*current, *columns]
+    return Recipe(
+        name="encode text categories",
+        instruction=f"Add the text columns {', '.join(columns)} to {name} and one-hot encode them with "
+        "pd.get_dummies; the test data gets the training data's dummy columns; fill missing values with the "
+        "training medians.",
+        pattern=(
+            f"{name} = {json.dumps(wanted)}\n"
+            f"TEXT_COLUMNS = {json.dumps(columns)}  # the text categories among {name}\n\n"
+            "# One-hot encode the text columns (the test frame gets the training frame's columns), then fill gaps.\n"
+            f"X = pd.get_dummies({train}[{name}], columns=TEXT_COLUMNS, dtype=float)\n"
+            f"X_test = pd.get_dummies({test}[{name}], columns=TEXT_COLUMNS, dtype=float)"
+            ".reindex(columns=X.columns, fill_value=0)\n"
+            "medians = X.median()\n"
+            "X = X.fillna(medians)\n"
+            "X_test = X_test.fillna(medians)"
+        ),
+        keywords=("one-hot", "one hot", "get_dummies", "encode", "categorical"),
+    )
+
+
+def _add_numbers(features: tuple[str, list[str]], columns: list[str], train: str, test: str) -> Recipe:
+    name, current = features
+    return Recipe(
+        name="add number columns",
+        instruction=f"Add the number columns {', '.join(columns)} to {name}; fill missing values with the training "
+        "medians.",
+        pattern=(
+            f"{name} = {json.dumps([*current, *columns])}\n\n"
+            f"medians = {train}[{name}].median()\n"
+            f"X = {train}[{name}].fillna(medians)\n"
+            f"X_test = {test}[{name}].fillna(medians)"
+        ),
+        keywords=(),
+    )
+
+
+def _boosted_trees(model: str) -> Recipe:
+    kind = "Regressor" if model in _REGRESSORS or model.endswith("Regressor") else "Classifier"
+    booster = f"HistGradientBoosting{kind}"
+    return Recipe(
+        name="gradient boosting",
+        instruction=f"Replace {model} with {booster}(max_iter=300, learning_rate=0.05, random_state=0), imported "
+        "from sklearn.ensemble; keep the features, the split, the metric and the submission as they are.",
+        pattern=(
+            f"from sklearn.ensemble import {booster}\n\n"
+            f"# Boosted trees: non-linear, and they accept missing values as they are.\n"
+            f"model = {booster}(max_iter=300, learning_rate=0.05, random_state=0)"
+        ),
+        keywords=("histgradientboosting", "gradient boosting", "gradientboosting"),
+    )
+
+
+def _richer_text_features(calls: set[str]) -> Recipe:
+    vectorizer = next(v for v in _VECTORIZERS if v in calls)
+    return Recipe(
+        name="richer text features",
+        instruction=f"Replace the {vectorizer} with TfidfVectorizer(ngram_range=(1, 2), min_df=2, sublinear_tf=True) "
+        "with no max_features cap, and use LogisticRegression(max_iter=1000, C=4.0) as the model.",
+        pattern=(
+            "from sklearn.feature_extraction.text import TfidfVectorizer\n"
+            "from sklearn.linear_model import LogisticRegression\n\n"
+            "# Word and word-pair frequencies over the whole vocabulary seen at least twice.\n"
+            "vectorizer = TfidfVectorizer(ngram_range=(1, 2), min_df=2, sublinear_tf=True)\n"
+            "model = LogisticRegression(max_iter=1000, C=4.0)"
+        ),
+        keywords=("tfidf", "tf-idf", "ngram", "bigram"),
+    )
+
+
+def _call_name(node: ast.Call) -> str:
+    func = node.func
+    return func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
+
+
+def _feature_list(tree: ast.Module, ws: Workspace) -> tuple[str, list[str]] | None:
+    """The script's list of feature columns: a name bound at top level to a list of training-column strings."""
+    train = next((rel for rel in ws.files() if rel.endswith(".csv") and "train" in rel), None)
+    columns = set(data_columns_of(ws.root / train)) if train is not None else set()
+    for stmt in tree.body:
+        if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name):
+            value = stmt.value
+            if isinstance(value, ast.List | ast.Tuple) and value.elts:
+                names = [e.value for e in value.elts if isinstance(e, ast.Constant) and isinstance(e.value, str)]
+                if len(names) == len(value.elts) and set(names) <= columns:
+                    return stmt.targets[0].id, names
+    return None
+
+
+def _frame_names(tree: ast.Module) -> tuple[str, str]:
+    """The variables holding the training and test tables (read_csv of a file named like them), else the usual."""
+    found = {"train": "train", "test": "test"}
+    for stmt in tree.body:
+        if not (isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name)):
+            continue
+        value = stmt.value
+        if isinstance(value, ast.Call) and _call_name(value) == "read_csv" and value.args:
+            source = value.args[0]
+            if isinstance(source, ast.Constant) and isinstance(source.value, str):
+                role = next((r for r in found if re.search(r, source.value)), None)
+                if role is not None:
+                    found[role] = stmt.targets[0].id
+    return found["train"], found["test"]

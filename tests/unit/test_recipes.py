@@ -1,0 +1,159 @@
+"""Recipes (ready edit instructions with a code shape) and the restoring of definitions a coder dropped."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+from conftest import BASELINE_TRAIN, IMPROVED_TRAIN
+from test_graph_edges import BASE, LIST, code, edit, run_graph
+
+from budgetmlagent.nodes.recipes import recipe_for_instruction, recipes_for
+from budgetmlagent.nodes.script_repair import restore_lost_definitions, undefined_names
+from budgetmlagent.workspace.workspace import Workspace
+
+TITANIC_LIKE = textwrap.dedent(
+    """\
+    import pandas as pd
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import train_test_split
+
+    FEATURES = ["pclass", "age"]
+
+    passengers = pd.read_csv("train.csv")
+    unseen = pd.read_csv("test.csv")
+    medians = passengers[FEATURES].median()
+    X = passengers[FEATURES].fillna(medians)
+    y = passengers["survived"]
+    X_test = unseen[FEATURES].fillna(medians)
+    X_train, X_val, y_train, y_val = train_test_split(X, y, test_size=0.5, random_state=0)
+    model = LogisticRegression(max_iter=1000)
+    model.fit(X_train, y_train)
+    print(f"Validation accuracy: {model.score(X_val, y_val):.4f}")
+    print(list(model.predict(X_test)))
+    """
+)
+
+
+@pytest.fixture
+def titanic_ws(tmp_path: Path) -> Workspace:
+    rows = [
+        f"{i},{1 + i % 3},{20 + i},{'male' if i % 2 else 'female'},{'SCQ'[i % 3]},{i % 4},{i % 2}" for i in range(30)
+    ]
+    (tmp_path / "train.csv").write_text("passenger_id,pclass,age,sex,embarked,sibsp,survived\n" + "\n".join(rows))
+    (tmp_path / "test.csv").write_text(
+        "passenger_id,pclass,age,sex,embarked,sibsp\n31,1,40,male,S,0\n32,3,,female,Q,1\n"
+    )
+    (tmp_path / "train.py").write_text(TITANIC_LIKE)
+    return Workspace(tmp_path, ["train.csv", "test.csv"])
+
+
+def test_recipes_name_this_scripts_columns_frames_and_model(titanic_ws: Workspace) -> None:
+    encode, numbers, boost = recipes_for(titanic_ws, TITANIC_LIKE)
+    assert encode.instruction.startswith("Add the text columns sex, embarked to FEATURES and one-hot encode them")
+    assert 'FEATURES = ["pclass", "age", "sex", "embarked"]' in encode.pattern
+    assert (
+        "pd.get_dummies(passengers[FEATURES]" in encode.pattern and "pd.get_dummies(unseen[FEATURES]" in encode.pattern
+    )
+    assert numbers.instruction.startswith("Add the number columns sibsp to FEATURES")
+    assert boost.instruction.startswith("Replace LogisticRegression with HistGradientBoostingClassifier(")
+    regression = TITANIC_LIKE.replace("LogisticRegression(max_iter=1000)", "LinearRegression()")
+    assert "HistGradientBoostingRegressor(" in recipes_for(titanic_ws, regression)[-1].instruction
+    text = "from sklearn.feature_extraction.text import CountVectorizer\nvectorizer = CountVectorizer(max_features=9)\n"
+    (only,) = recipes_for(titanic_ws, text)
+    assert only.instruction.startswith("Replace the CountVectorizer with TfidfVectorizer(")
+    assert recipes_for(titanic_ws, "this is not python (") == []
+
+
+def test_the_encoding_recipe_runs_as_written(titanic_ws: Workspace) -> None:
+    """The code shape must itself work: spliced into the script in place of the old feature lines, it runs."""
+    encode = recipes_for(titanic_ws, TITANIC_LIKE)[0]
+    lines = TITANIC_LIKE.splitlines()
+    kept = [ln for ln in lines if not ln.startswith(("FEATURES", "medians", "X = ", "X_test"))]
+    at = kept.index('y = passengers["survived"]')
+    script = "\n".join([*kept[:at], encode.pattern, *kept[at:]]) + "\n"
+    (titanic_ws.root / "encoded.py").write_text(script)
+    done = subprocess.run([sys.executable, "encoded.py"], cwd=titanic_ws.root, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert "Validation accuracy: " in done.stdout
+
+
+def test_an_instruction_finds_its_recipe_by_its_words_or_keywords(titanic_ws: Workspace) -> None:
+    recipes = recipes_for(titanic_ws, TITANIC_LIKE)
+    assert recipe_for_instruction("  " + recipes[1].instruction.upper(), recipes) is recipes[1]
+    assert recipe_for_instruction("One-hot the sex column", recipes) is recipes[0]
+    assert recipe_for_instruction("try gradient boosting", recipes) is recipes[2]
+    assert recipe_for_instruction("tune the regularisation", recipes) is None
+
+
+@pytest.mark.parametrize("use_recipes", [True, False])
+def test_the_planner_is_offered_recipes_until_one_is_made(
+    tabular_task: Path, tmp_path: Path, use_recipes: bool
+) -> None:
+    encode = "Add the text columns color to FEATURES and one-hot encode them with pd.get_dummies;"
+    instruction = recipes_for(Workspace(tabular_task / "env", []), 'FEATURES = ["size"]\n')[0].instruction
+    assert instruction.startswith(encode)
+    replies = {BASE: [edit(instruction), code('FEATURES = ["size"]\n' + IMPROVED_TRAIN), LIST]}
+    _, models = run_graph(tabular_task, tmp_path, replies, max_steps=2, use_recipes=use_recipes)
+    planner_prompts = [c["messages"][-1].content for c in models.calls(BASE) if "Step " in c["messages"][-1].content]
+    assert (encode in planner_prompts[0]) is use_recipes
+    assert ("Add the number columns age to FEATURES" in planner_prompts[1]) is use_recipes
+    offered = planner_prompts[1].partition("Changes that usually lift")[2].partition("\n\n")[0]
+    assert encode not in offered  # made, and it worked: not offered again
+    coder_prompt = models.calls(BASE)[1]["messages"][-1].content
+    assert ("Code of the right shape for this change (encode text categories)" in coder_prompt) is use_recipes
+
+
+def test_undefined_names_follow_execution_order() -> None:
+    script = textwrap.dedent(
+        """\
+        import os
+        def later():
+            return defined_after
+        print(y, os.sep, [c for c in "ab"], len("x"))
+        y = 1
+        defined_after = 2
+        try:
+            pass
+        except ValueError as exc:
+            print(exc)
+        """
+    )
+    assert undefined_names(script) == {"y": 2}  # the third statement
+    assert undefined_names("from math import *\nprint(pi)\n") == {}
+    assert undefined_names("not python (") == {}
+
+
+def test_dropped_definitions_are_put_back_before_their_first_use() -> None:
+    original = 'import math\ntrain = {"survived": [1, 0]}\ny = train["survived"]\nprint(math.pi, len(y))\n'
+    dropped = 'train = {"survived": [1, 0]}\nz = 2\nprint(math.pi, len(y), z)\n'
+    repaired, restored = restore_lost_definitions(original, dropped)
+    assert restored == ["import math", 'y = train["survived"]']
+    assert (
+        repaired
+        == 'train = {"survived": [1, 0]}\nz = 2\nimport math\ny = train["survived"]\nprint(math.pi, len(y), z)\n'
+    )
+    out = subprocess.run([sys.executable, "-c", repaired], capture_output=True, text=True)
+    assert out.returncode == 0 and out.stdout.startswith("3.14")
+    # A chain comes back whole; a definition whose inputs the original never made is left for the run to report.
+    chained, restored = restore_lost_definitions(original, "print(len(y))\n")
+    assert restored == ['train = {"survived": [1, 0]}', 'y = train["survived"]']
+    assert chained == 'train = {"survived": [1, 0]}\ny = train["survived"]\nprint(len(y))\n'
+    assert restore_lost_definitions("y = undefined_too\n", "print(y)\n") == ("print(y)\n", [])
+    assert restore_lost_definitions(original, original) == (original, [])
+
+
+def test_a_coder_reply_that_dropped_a_line_is_repaired_before_it_runs(measured_task: Path, tmp_path: Path) -> None:
+    script = "score = 0.5\n" + BASELINE_TRAIN.replace("score = 0.5\n", "")
+    (measured_task / "env" / "train.py").write_text(script)
+    dropped = IMPROVED_TRAIN.replace("score = 0.9\n", "")  # uses score, never sets it
+    dropped = dropped.replace('fh.write(f"{score}\\n")', 'fh.write(f"{score + 0.4}\\n")')
+    dropped = dropped.replace('print(f"validation score: {score}")', 'print(f"validation score: {score + 0.4}")')
+    state, _ = run_graph(measured_task, tmp_path, {BASE: [edit(), code(dropped), LIST]}, max_steps=1)
+    step = state["steps"][0]
+    assert step["ok"], step["observation"]
+    assert "Lines the new code still needs but had dropped were put back: score = 0.5" in step["observation"]
+    assert state["measured"] == [(1, 0.9)]
