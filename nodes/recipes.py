@@ -13,7 +13,7 @@ import json
 import re
 from dataclasses import dataclass
 
-from budgetmlagent.nodes.world import data_columns_of, unused_columns
+from budgetmlagent.nodes.world import column_kind, data_columns_of, unused_columns
 from budgetmlagent.workspace.workspace import Workspace
 
 # At most this many columns go into one recipe: a 1.5B coder copies a short list reliably.
@@ -46,7 +46,8 @@ def recipes_for(ws: Workspace, code: str) -> list[Recipe]:
     if features is not None and kinds.get("category"):
         recipes.append(_encode_categories(features, kinds["category"][:RECIPE_COLUMNS], train, test))
     if features is not None and kinds.get("number"):
-        recipes.append(_add_numbers(features, kinds["number"][:RECIPE_COLUMNS], train, test))
+        encoded = _any_text(ws, features[1])
+        recipes.append(_add_numbers(features, kinds["number"][:RECIPE_COLUMNS], train, test, encoded))
     if calls & set(_VECTORIZERS):
         recipes.append(_richer_text_features(calls))
     else:
@@ -88,18 +89,20 @@ def _encode_categories(features: tuple[str, list[str]], columns: list[str], trai
     )
 
 
-def _add_numbers(features: tuple[str, list[str]], columns: list[str], train: str, test: str) -> Recipe:
+def _add_numbers(features: tuple[str, list[str]], columns: list[str], train: str, test: str, encoded: bool) -> Recipe:
+    """With text columns already among the features, the script encodes them before it fills gaps: only the list
+    changes (a median over the raw frame would meet the text again)."""
     name, current = features
+    listed = f"{name} = {json.dumps([*current, *columns])}"
+    fill = (
+        f"\n\nmedians = {train}[{name}].median()\nX = {train}[{name}].fillna(medians)\n"
+        f"X_test = {test}[{name}].fillna(medians)"
+    )
+    then = "keep the encoding and filling as they are." if encoded else "fill missing values with the training medians."
     return Recipe(
         name="add number columns",
-        instruction=f"Add the number columns {', '.join(columns)} to {name}; fill missing values with the training "
-        "medians.",
-        pattern=(
-            f"{name} = {json.dumps([*current, *columns])}\n\n"
-            f"medians = {train}[{name}].median()\n"
-            f"X = {train}[{name}].fillna(medians)\n"
-            f"X_test = {test}[{name}].fillna(medians)"
-        ),
+        instruction=f"Add the number columns {', '.join(columns)} to {name}; {then}",
+        pattern=listed if encoded else listed + fill,
         keywords=(),
     )
 
@@ -135,6 +138,20 @@ def _richer_text_features(calls: set[str]) -> Recipe:
         ),
         keywords=("tfidf", "tf-idf", "ngram", "bigram"),
     )
+
+
+def _any_text(ws: Workspace, columns: list[str]) -> bool:
+    """Whether any of these training columns holds text."""
+    import pandas as pd
+
+    train = next((rel for rel in ws.files() if rel.endswith(".csv") and "train" in rel), None)
+    if train is None:
+        return False
+    try:
+        frame = pd.read_csv(ws.root / train, nrows=200, usecols=columns)
+    except Exception:  # unreadable: assume plain numbers, as the baseline scripts do
+        return False
+    return any(column_kind(frame[c]) != "number" for c in columns)
 
 
 def _call_name(node: ast.Call) -> str:

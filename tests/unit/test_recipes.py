@@ -58,7 +58,12 @@ def test_recipes_name_this_scripts_columns_frames_and_model(titanic_ws: Workspac
     assert (
         "pd.get_dummies(passengers[FEATURES]" in encode.pattern and "pd.get_dummies(unseen[FEATURES]" in encode.pattern
     )
-    assert numbers.instruction.startswith("Add the number columns sibsp to FEATURES")
+    assert numbers.instruction == (
+        "Add the number columns sibsp to FEATURES; fill missing values with the training medians."
+    )
+    encoded = TITANIC_LIKE.replace('["pclass", "age"]', '["pclass", "age", "sex"]')
+    after = next(r for r in recipes_for(titanic_ws, encoded) if r.name == "add number columns")
+    assert after.pattern == 'FEATURES = ["pclass", "age", "sex", "sibsp"]'  # no median over the raw text column
     assert boost.instruction.startswith("Replace LogisticRegression with HistGradientBoostingClassifier(")
     regression = TITANIC_LIKE.replace("LogisticRegression(max_iter=1000)", "LinearRegression()")
     assert "HistGradientBoostingRegressor(" in recipes_for(titanic_ws, regression)[-1].instruction
