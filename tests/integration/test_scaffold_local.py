@@ -92,3 +92,47 @@ def test_real_edits_are_measured_and_the_run_ends_on_its_best_version(tmp_path: 
     if len(values) == 2 and values[1] < values[0]:  # the usual path: +sex improves, fare-only regresses
         assert "not better than the best so far" in state["steps"][1]["observation"]
         assert best_step == 1 and result["score"] >= result["last"]["score"]
+
+
+def test_a_recipe_edit_by_the_real_coder_clears_the_bar(tmp_path: Path) -> None:
+    """The recipe the planner is offered first on titanic (one-hot the unused text columns), made by the real 1.5B
+    coder with the recipe's code shape in its prompt and any definitions it drops put back, clears the 10 % bar on
+    the hidden test set. Before recipes, the 1.5B's own version of this edit crashed on median() over text."""
+    from budgetmlagent.nodes.recipes import recipes_for
+    from budgetmlagent.workspace.workspace import Workspace
+
+    env = Workspace(TITANIC / "env", [])
+    recipe = recipes_for(env, env.read_text("train.py"))[0]
+    assert recipe.name == "encode text categories"
+    scripted = ScriptedModels(
+        {PLANNER: [edit(recipe.instruction), plan("Final Answer", final_answer="done")]
+         + [plan("List Files", dir_path=".")] * 4}
+    )  # fmt: skip
+
+    def factory(spec: str, temperature: float, max_tokens: int) -> Any:
+        if spec == PLANNER:
+            return scripted(spec, temperature, max_tokens)
+        return load_chat_model(spec, temperature=temperature, max_tokens=max_tokens)
+
+    ctx = Context(
+        planner_models=[PLANNER],
+        coder_models=[CODER],
+        debugger_models=[CODER],
+        worker_model=PLANNER,
+        use_expert=False,
+        use_retrieval=False,
+        max_steps=2,
+        debug_attempts=1,
+        runs_dir=str(tmp_path / "runs"),
+        cache_dir=str(tmp_path / "cache"),
+        chat_model_factory=factory,
+    )
+    state = build_graph().invoke(
+        {"task_dir": str(TITANIC)}, context=ctx, config={"recursion_limit": recursion_limit(2)}
+    )
+    result = state["result"]
+    print(state["steps"][0]["observation"][-1200:])
+    print(json.dumps({k: result[k] for k in ("score", "baseline", "improvement", "success")}, indent=1))
+    assert state["measured"], "the edited script printed no validation accuracy"
+    assert state["measured"][0][1] > 1.1 * result["validation_baseline"]
+    assert result["success"], f"hidden-test score {result['score']} vs baseline {result['baseline']}"
