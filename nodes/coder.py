@@ -15,7 +15,7 @@ from budgetmlagent.nodes import profiles
 from budgetmlagent.nodes.llm import call_structured, code_reply_tokens
 from budgetmlagent.nodes.recipes import recipe_for_instruction, recipes_for
 from budgetmlagent.nodes.schemas import CodeReply
-from budgetmlagent.nodes.script_repair import restore_lost_definitions
+from budgetmlagent.nodes.script_repair import lost_lines, repair_reply
 from budgetmlagent.nodes.world import grounded_context, unknown_references, workspace_of
 from budgetmlagent.workspace.actions import bounded_diff
 from budgetmlagent.workspace.errors import ActionInputError
@@ -24,18 +24,8 @@ from budgetmlagent.workspace.workspace import Workspace
 EDIT_ACTIONS = ("Edit Script (AI)", "Edit Script Segment (AI)")
 # Scripts up to this many lines are rewritten whole (a 1.5B model returns ~150 lines well within its reply cap).
 WHOLE_FILE_LINES = 150
-# A whole-file rewrite of a script this long that keeps under half its lines is a cut-off reply, not an edit.
-SHRINK_CHECK_LINES = 10
 # How much of an earlier failed attempt's observation (its end: the traceback) the coder sees on a retry.
 FAILURE_CHARS = 1500
-
-
-def lost_lines(original: str, new_text: str) -> str | None:
-    """Why a whole-script reply is a cut-off fragment rather than an edit: it keeps under half the lines."""
-    before, after = len(original.splitlines()), len(new_text.splitlines())
-    if before < SHRINK_CHECK_LINES or after >= before / 2:
-        return None
-    return f"the reply has {after} lines where the script has {before}"
 
 
 def edit_key(args: dict[str, Any]) -> tuple[str, str]:
@@ -135,9 +125,9 @@ def coder(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
         return update | _failed(state, f"The edit failed: {outcome.error}", failures)
     code = strip_fences(outcome.parsed.code)
     new_text = "".join(lines[: start - 1]) + code + "".join(lines[end:]) if segment else code
-    restored: list[str] = []
+    repairs: list[str] = []
     if ctx.use_validity_checks and save_name.endswith(".py"):
-        new_text, restored = restore_lost_definitions(original, new_text)
+        new_text, repairs = repair_reply(original, new_text)
     if new_text == original and save_name == script:
         failures["coder"] = failures.get("coder", 0) + 1
         return update | _failed(state, "The edit changed nothing; give a more specific instruction.", failures)
@@ -157,8 +147,7 @@ def coder(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
         return update | _failed(state, f"The edit could not be saved: {exc}", failures)
     diff = bounded_diff(original, new_text, save_name)
     observation = f"The edited file is saved to {save_name}. Here is the diff:\n{diff}"
-    if restored:
-        observation += "\n" + restored_note(restored)
+    observation += "".join(f"\n{note}" for note in repairs)
     dirty = sorted({*state.get("dirty_scripts", []), save_name})
     runnable = save_name.endswith(".py")
     return update | {
@@ -181,10 +170,6 @@ def recipe_pattern(script: str, instruction: str, ws: Workspace) -> str:
         f"Code of the right shape for this change ({recipe.name}), to adapt to the script; every other line (imports, "
         f"data loading, the target, the split, the metric, the submission) stays:\n```python\n{recipe.pattern}\n```"
     )
-
-
-def restored_note(restored: list[str]) -> str:
-    return "Lines the new code still needs but had dropped were put back: " + "; ".join(restored)
 
 
 def _failed(state: State, message: str, failures: dict[str, int]) -> dict[str, Any]:

@@ -11,10 +11,10 @@ from langgraph.runtime import Runtime
 from budgetmlagent.graph.context import Context
 from budgetmlagent.graph.state import State
 from budgetmlagent.nodes import profiles
-from budgetmlagent.nodes.coder import EDIT_ACTIONS, lost_lines, recipe_pattern, restored_note, strip_fences
+from budgetmlagent.nodes.coder import EDIT_ACTIONS, recipe_pattern, strip_fences
 from budgetmlagent.nodes.llm import call_structured, code_reply_tokens
 from budgetmlagent.nodes.schemas import FixReply
-from budgetmlagent.nodes.script_repair import restore_lost_definitions
+from budgetmlagent.nodes.script_repair import lost_lines, repair_reply
 from budgetmlagent.nodes.world import grounded_context, unknown_references, workspace_of
 from budgetmlagent.workspace.actions import bounded_diff
 from budgetmlagent.workspace.errors import ActionInputError
@@ -86,9 +86,9 @@ def debugger(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     failures = dict(state.get("failures", {}))
     update: dict[str, Any] = dict(outcome.update) | {"debug_attempts": attempt}
     fixed = strip_fences(outcome.parsed.code) if outcome.parsed is not None else None
-    restored: list[str] = []
+    repairs: list[str] = []
     if fixed is not None and ctx.use_validity_checks:
-        fixed, restored = restore_lost_definitions(code, fixed)
+        fixed, repairs = repair_reply(code, fixed)
     problem = unknown_references(fixed, ws) if fixed is not None and ctx.use_grounding_checks else None
     if fixed is not None and ctx.use_validity_checks and problem is None:
         problem = lost_lines(code, fixed)  # a 1.5B "fix" of a 23-line script was the one line that crashed
@@ -110,8 +110,7 @@ def debugger(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     ws.write_text(script, fixed)
     diff = bounded_diff(code, fixed, script)
     note = f"\n\nDebugger attempt {attempt} ({outcome.parsed.diagnosis}) changed {script}:\n{diff}"
-    if restored:
-        note += "\n" + restored_note(restored)
+    note += "".join(f"\n{line}" for line in repairs)
     return update | {
         "failures": failures,
         "observation": state.get("observation", "") + note,

@@ -10,9 +10,54 @@ from __future__ import annotations
 import ast
 import builtins
 
+# A whole-file rewrite of a script this long that keeps under half its lines is a cut-off reply, not an edit.
+SHRINK_CHECK_LINES = 10
 _ALWAYS_BOUND = frozenset(dir(builtins)) | {"__name__", "__file__", "__doc__", "__builtins__", "__spec__"}
 _SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)
 _RESTORABLE = (ast.Assign, ast.AnnAssign, ast.Import, ast.ImportFrom)
+
+
+def lost_lines(original: str, new_text: str) -> str | None:
+    """Why a whole-script reply is a cut-off fragment rather than an edit: it keeps under half the lines."""
+    before, after = len(original.splitlines()), len(new_text.splitlines())
+    if before < SHRINK_CHECK_LINES or after >= before / 2:
+        return None
+    return f"the reply has {after} lines where the script has {before}"
+
+
+def repair_reply(original: str, reply: str) -> tuple[str, list[str]]:
+    """A whole-script reply made whole: a fragment merged into the original (see merge_fragment), then definitions
+    it dropped put back (see restore_lost_definitions); also one note per repair, for the observation."""
+    notes: list[str] = []
+    short = lost_lines(original, reply) or _lost_calls(original, reply)
+    merged = merge_fragment(original, reply) if short is not None else None
+    if merged is not None:
+        notes.append(
+            f"The reply held only part of the script ({short}); it was merged into the script by the names it assigns."
+        )
+        reply = merged
+    reply, restored = restore_lost_definitions(original, reply)
+    if restored:
+        notes.append("Lines the new code still needs but had dropped were put back: " + "; ".join(restored))
+    return reply, notes
+
+
+def _lost_calls(original: str, reply: str) -> str | None:
+    """Why a reply is only the changed lines: it drops most of the original's top-level calls (fit, print, to_csv),
+    which a whole-script rewrite keeps. Catches fragments too long for lost_lines, such as a recipe's ten lines."""
+    try:
+        old, new = ast.parse(original), ast.parse(reply)
+    except SyntaxError:
+        return None
+    calls, replied = _top_level_calls(old), _top_level_calls(new)
+    missing = [c for c in calls if c not in replied]
+    if len(calls) < 2 or len(missing) * 2 <= len(calls) or any(c not in calls for c in replied):
+        return None  # a rewrite with calls of its own (a new print, a pipeline's fit) is a rewrite, not a fragment
+    return f"it leaves out {len(missing)} of the script's {len(calls)} top-level calls"
+
+
+def _top_level_calls(tree: ast.Module) -> list[str]:
+    return [ast.unparse(s) for s in tree.body if isinstance(s, ast.Expr) and isinstance(s.value, ast.Call)]
 
 
 def _bound_by(stmt: ast.stmt) -> set[str]:
@@ -132,3 +177,81 @@ def _definition_chain(name: str, bound: set[str], definers: dict[str, ast.stmt],
                 chain.append(s)
                 made |= _bound_by(s)
     return [*chain, stmt]
+
+
+def _assigned(stmt: ast.stmt) -> set[str]:
+    """Names an assignment or import statement binds; empty for anything else."""
+    if isinstance(stmt, ast.Assign | ast.AnnAssign | ast.AugAssign | ast.Import | ast.ImportFrom):
+        return _bound_by(stmt)
+    return set()
+
+
+def merge_fragment(original: str, fragment: str) -> str | None:
+    """The original script with a partial reply merged in by the names it assigns, or None when it cannot be.
+
+    Small coders often return only the lines they changed (`FEATURES = [...]` alone, or the four lines of a recipe)
+    where the whole script was asked for. Each assignment in the fragment replaces the original's next assignment
+    to the same names; the original's other assignments to those names go (a stale `medians = train[...].median()`
+    would meet the new text columns); new imports go to the top; other new lines go just before the next replaced
+    line, or after the last one. Statements the original already has word for word are kept once."""
+    try:
+        old_tree, new_tree = ast.parse(original), ast.parse(fragment)
+    except SyntaxError:
+        return None
+    old = old_tree.body
+    if not old or not new_tree.body:
+        return None
+    known = {ast.unparse(s) for s in old}
+    text = {id(s): ast.get_source_segment(fragment, s) or ast.unparse(s) for s in new_tree.body}
+    imports = [s for s in new_tree.body if isinstance(s, ast.Import | ast.ImportFrom) and ast.unparse(s) not in known]
+    replaced: dict[int, str] = {}  # original statement index -> its new source
+    before: dict[int, list[str]] = {}  # original statement index -> new lines to put before it
+    dropped: set[int] = set()
+    pending: list[str] = []
+    cursor = 0
+    for stmt in new_tree.body:
+        if stmt in imports or ast.unparse(stmt) in known:
+            continue
+        names = _assigned(stmt)
+        match = next((i for i in range(cursor, len(old)) if names and _assigned(old[i]) == names), None)
+        if match is None:
+            pending.append(text[id(stmt)])
+            continue
+        before.setdefault(match, []).extend(pending)
+        pending = []
+        replaced[match] = text[id(stmt)]
+        cursor = match + 1
+    if not replaced and not imports:
+        return None  # nothing to anchor the fragment to
+    fragment_names = set().union(*(_assigned(s) for s in new_tree.body))
+    for i, stmt in enumerate(old):
+        if i not in replaced and _assigned(stmt) and _assigned(stmt) <= fragment_names and i < cursor:
+            dropped.add(i)  # superseded by the fragment's own assignment
+    lines = original.splitlines()
+    out: list[str] = [ast.get_source_segment(fragment, s) or ast.unparse(s) for s in imports]
+    position = 0
+    for i, stmt in enumerate(old):
+        start, end = _span(stmt)
+        out.extend(lines[position:start])  # comments and blank lines between statements stay
+        position = end
+        out.extend(before.get(i, []))
+        if i in replaced:
+            out.append(replaced[i])
+        elif i not in dropped:
+            out.extend(lines[start:end])
+        if i == cursor - 1:
+            out.extend(pending)
+    out.extend(lines[position:])
+    merged = "\n".join(out) + "\n"
+    try:
+        ast.parse(merged)
+    except SyntaxError:
+        return None
+    return merged
+
+
+def _span(stmt: ast.stmt) -> tuple[int, int]:
+    """0-based [start, end) line range of a statement, its decorators included."""
+    decorators = getattr(stmt, "decorator_list", [])
+    start = min([stmt.lineno, *(d.lineno for d in decorators)]) - 1
+    return start, stmt.end_lineno or stmt.lineno

@@ -162,3 +162,33 @@ def test_a_coder_reply_that_dropped_a_line_is_repaired_before_it_runs(measured_t
     assert step["ok"], step["observation"]
     assert "Lines the new code still needs but had dropped were put back: score = 0.5" in step["observation"]
     assert state["measured"] == [(1, 0.9)]
+
+
+def test_a_fragment_reply_is_merged_into_the_script_by_the_names_it_assigns(titanic_ws: Workspace) -> None:
+    """The 1.5B returned only the recipe's lines for a 25-line script (refused as a cut-off reply before)."""
+    from budgetmlagent.nodes.script_repair import merge_fragment, repair_reply
+
+    encode = recipes_for(titanic_ws, TITANIC_LIKE)[0]
+    merged, notes = repair_reply(TITANIC_LIKE, encode.pattern + "\n")
+    assert notes[0].startswith("The reply held only part of the script (it leaves out 3 of the script's 3 top-level")
+    assert "medians = passengers[FEATURES].median()" not in merged  # superseded: it would meet the text columns
+    assert merged.index("passengers = pd.read_csv") < merged.index("X = pd.get_dummies") < merged.index("X_test =")
+    (titanic_ws.root / "merged.py").write_text(merged)
+    done = subprocess.run([sys.executable, "merged.py"], cwd=titanic_ws.root, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    one_line = merge_fragment(TITANIC_LIKE, 'FEATURES = ["pclass", "age", "sibsp"]\n')
+    assert one_line == TITANIC_LIKE.replace('["pclass", "age"]', '["pclass", "age", "sibsp"]')
+    assert merge_fragment(TITANIC_LIKE, "print('nothing to anchor')\n") is None
+    assert merge_fragment(TITANIC_LIKE, "not python (") is None
+    assert repair_reply(TITANIC_LIKE, "print('nothing to anchor')\n")[1] == []  # left for the refusal
+    rewrite = TITANIC_LIKE.replace("model.fit(X_train, y_train)\n", "model.fit(X_train.values, y_train)\n")
+    rewrite = rewrite.replace("print(list(model.predict(X_test)))\n", "")
+    assert repair_reply(TITANIC_LIKE, rewrite) == (rewrite, [])  # its own calls: a rewrite, not a fragment
+
+
+def test_a_one_line_reply_is_merged_and_measured(measured_task: Path, tmp_path: Path) -> None:
+    long_train = BASELINE_TRAIN + "".join(f"# note {i}\n" for i in range(8))
+    (measured_task / "env" / "train.py").write_text(long_train)
+    state, _ = run_graph(measured_task, tmp_path, {BASE: [edit(), code("score = 0.9\n"), LIST]}, max_steps=1)
+    assert "it was merged into the script by the names it assigns" in state["steps"][0]["observation"]
+    assert state["measured"] == [(1, 0.9)]

@@ -314,7 +314,7 @@ def test_a_whole_file_rewrite_that_drops_most_lines_is_not_applied(
 ) -> None:
     long_train = BASELINE_TRAIN + "".join(f"# note {i}\n" for i in range(8))
     (measured_task / "env" / "train.py").write_text(long_train)
-    replies = {BASE: [edit(), code("score = 0.9\n"), LIST]}
+    replies = {BASE: [edit(), code("print(0.9)\n"), LIST]}  # nothing to merge it by (see test_recipes)
     state, _ = run_graph(measured_task, tmp_path, replies, max_steps=2, use_validity_checks=checks)
     written = (Path(state["result"]["run_dir"]) / "workspace" / "train.py").read_text()
     first = state["steps"][0]["observation"]
@@ -327,7 +327,7 @@ def test_a_whole_file_rewrite_that_drops_most_lines_is_not_applied(
 
 def test_a_fix_that_drops_most_lines_is_not_applied(measured_task: Path, tmp_path: Path) -> None:
     long_broken = BROKEN_TRAIN + "".join(f"# note {i}\n" for i in range(8))
-    fragment = {"diagnosis": "simplified", "code": "score = 0.9\n"}
+    fragment = {"diagnosis": "simplified", "code": "print(0.9)\n"}
     replies = {BASE: [edit(), code(long_broken), fragment]}
     state, _ = run_graph(measured_task, tmp_path, replies, max_steps=1, debug_attempts=1)
     observation = state["steps"][0]["observation"]
