@@ -86,7 +86,7 @@ def prepare(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
 
 def evaluate(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     """Score the final workspace with the task's hidden eval.py and write the verdict."""
-    from budgetmlagent.workspace.scoring import score_workspace, verdict
+    from budgetmlagent.workspace.scoring import score_workspace
     from budgetmlagent.workspace.task import load_task
 
     ctx = runtime.context
@@ -105,14 +105,14 @@ def evaluate(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     task = state["task"]
     loaded = load_task(Path(state["task_dir"]), prepare=False)
     scored = score_workspace(loaded, Path(task["workspace"]), timeout_s=ctx.script_timeout_s)
-    judged = verdict(scored.score, task["baseline"], task["direction"])
+    judged = honest_verdict(scored.score, task, same_code(loaded.env_dir, Path(task["workspace"])))
     # MLAgentBench scores the last state; with the best snapshot on, the run ends on its best validated one.
     last = {"score": scored.score, "success": judged.success, "improvement": judged.improvement}
     best_result = None
     best = state.get("best")
     if ctx.use_best_snapshot and best is not None:
         scored, restored = _score_best(state, ctx, loaded, best, scored)
-        judged = verdict(scored.score, task["baseline"], task["direction"])
+        judged = honest_verdict(scored.score, task, same_code(loaded.env_dir, Path(task["workspace"])))
         best_result = {
             "step": best["step"],
             "validation": best["validation"],
@@ -121,6 +121,7 @@ def evaluate(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
             "success": judged.success,
             "improvement": judged.improvement,
         }
+    unchanged = same_code(loaded.env_dir, Path(task["workspace"]))
     ledger: Ledger = state.get("ledger") or Ledger()
     escalations = state.get("escalations", [])
     interrupted = [r for r in read_trace(state["run_dir"], INTERRUPTED_TRACE) if r.get("type") == "llm_call"]
@@ -135,6 +136,7 @@ def evaluate(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
         "metric": task["metric"],
         "direction": task["direction"],
         "improvement": judged.improvement,
+        "unchanged_code": unchanged,
         "validation_baseline": task.get("validation_baseline"),
         "last": last,
         "best": best_result,
@@ -155,6 +157,27 @@ def evaluate(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     (run_dir / "report.md").write_text(render_report(result, steps), encoding="utf-8")
     emit(runtime, str(run_dir), {"type": "result", **result})
     return update | {"status": status, "result": result}
+
+
+def honest_verdict(score: float | None, task: Any, unchanged: bool) -> Any:
+    """The verdict, except that the task's own code never succeeds: its re-scored baseline above the bar is timing
+    noise (a timing task's baseline is measured once, at the start, under other load), not an improvement. Seen:
+    tiny-gpt-inference scored +18 % with every edit rolled back."""
+    from budgetmlagent.workspace.scoring import Verdict, verdict
+
+    judged = verdict(score, task["baseline"], task["direction"])
+    if unchanged and judged.success:
+        return Verdict(False, judged.improvement, "the code is the task's own: no improvement to credit")
+    return judged
+
+
+def same_code(env_dir: Path, workspace: Path) -> bool:
+    """Whether the workspace's Python files are the task's own, byte for byte (no file added, none changed)."""
+    original = {p.relative_to(env_dir): p for p in env_dir.rglob("*.py")}
+    current = {p.relative_to(workspace): p for p in workspace.rglob("*.py") if "__pycache__" not in p.parts}
+    if set(original) != set(current):
+        return False
+    return all(original[rel].read_bytes() == current[rel].read_bytes() for rel in original)
 
 
 def _score_best(state: State, ctx: Context, task: Any, best: BestSoFar, last: Any) -> tuple[Any, list[str]]:

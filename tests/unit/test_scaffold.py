@@ -480,3 +480,25 @@ def test_undo_after_a_rolled_back_edit_does_not_bring_the_broken_script_back(
     undone = state["steps"][2]["observation"]
     assert state["steps"][2]["ok"] and "Undid the last edit of train.py" in undone
     assert "score = 0.5" in undone and "undefined" not in undone  # the edit before the broken one is undone
+
+
+def test_the_tasks_own_code_is_never_credited_with_a_success(tiny_task: Path, tmp_path: Path) -> None:
+    """A timing task's untouched baseline re-scored 18 % faster than its start-of-run measurement (noise)."""
+    import shutil
+
+    from budgetmlagent.nodes.lifecycle import honest_verdict, same_code
+
+    workspace = tmp_path / "ws"
+    shutil.copytree(tiny_task / "env", workspace)
+    (workspace / "__pycache__").mkdir()
+    (workspace / "__pycache__" / "x.py").write_text("")
+    assert same_code(tiny_task / "env", workspace)
+    task = {"baseline": 100.0, "direction": "higher"}
+    noise = honest_verdict(118.0, task, unchanged=True)
+    assert (noise.success, noise.improvement) == (False, pytest.approx(0.18))
+    assert honest_verdict(118.0, task, unchanged=False).success
+    (workspace / "train.py").write_text(IMPROVED_TRAIN)
+    assert not same_code(tiny_task / "env", workspace)
+    (workspace / "train.py").write_text(BASELINE_TRAIN)
+    (workspace / "helper.py").write_text("x = 1\n")
+    assert not same_code(tiny_task / "env", workspace)
