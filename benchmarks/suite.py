@@ -180,6 +180,7 @@ def reference_check(task_dir: Path, *, cache_dir: Path | None = None, timeout_s:
         if base.error:
             errors.append(f"baseline: {base.error}")
         scores: dict[str, float | None] = {}
+        best_base = base.score
         for label in ("rerun", "reference"):
             ws = Workspace.create(task, Path(tmp) / label)
             if label == "reference":
@@ -189,14 +190,22 @@ def reference_check(task_dir: Path, *, cache_dir: Path | None = None, timeout_s:
             run = run_script(ws.root, task.baseline_script, timeout_s=timeout_s)
             if not run.ok:
                 errors.append(f"{label}: {task.baseline_script} failed: {(run.traceback or run.output)[-500:]}")
+            if label == "rerun":
+                # The baseline's first, cold timing ran 12-14 % slower than a rerun minutes later (a red CI on
+                # tiny-gpt-inference): the untouched code is timed twice more, and its better value joins the
+                # baseline's, as the scorers keep the fastest of their calls.
+                again = score_workspace(task, ws.root, timeout_s=timeout_s).score
+                if base.score is not None and again is not None:
+                    higher = task.direction == "higher"
+                    best_base = max(base.score, again) if higher else min(base.score, again)
             scored = score_workspace(task, ws.root, timeout_s=timeout_s)
             if scored.error:
                 errors.append(f"{label}: {scored.error}")
             scores[label] = scored.score
-    rerun = verdict(scores["rerun"], base.score, task.direction)
-    reference = verdict(scores["reference"], base.score, task.direction)
+    rerun = verdict(scores["rerun"], best_base, task.direction)
+    reference = verdict(scores["reference"], best_base, task.direction)
     return ReferenceCheck(
-        baseline=base.score,
+        baseline=best_base,
         rerun=scores["rerun"],
         reference=scores["reference"],
         rerun_success=rerun.success,
