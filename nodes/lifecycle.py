@@ -105,14 +105,16 @@ def evaluate(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     task = state["task"]
     loaded = load_task(Path(state["task_dir"]), prepare=False)
     scored = score_workspace(loaded, Path(task["workspace"]), timeout_s=ctx.script_timeout_s)
-    judged = honest_verdict(scored.score, task, same_code(loaded.env_dir, Path(task["workspace"])))
+    unchanged = same_code(loaded.env_dir, Path(task["workspace"]))
+    judged = honest_verdict(scored.score, task, unchanged)
     # MLAgentBench scores the last state; with the best snapshot on, the run ends on its best validated one.
     last = {"score": scored.score, "success": judged.success, "improvement": judged.improvement}
     best_result = None
     best = state.get("best")
     if ctx.use_best_snapshot and best is not None:
         scored, restored = _score_best(state, ctx, loaded, best, scored)
-        judged = honest_verdict(scored.score, task, same_code(loaded.env_dir, Path(task["workspace"])))
+        unchanged = same_code(loaded.env_dir, Path(task["workspace"]))  # the restore may have changed the code
+        judged = honest_verdict(scored.score, task, unchanged)
         best_result = {
             "step": best["step"],
             "validation": best["validation"],
@@ -121,7 +123,6 @@ def evaluate(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
             "success": judged.success,
             "improvement": judged.improvement,
         }
-    unchanged = same_code(loaded.env_dir, Path(task["workspace"]))
     ledger: Ledger = state.get("ledger") or Ledger()
     escalations = state.get("escalations", [])
     interrupted = [r for r in read_trace(state["run_dir"], INTERRUPTED_TRACE) if r.get("type") == "llm_call"]

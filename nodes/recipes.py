@@ -13,7 +13,7 @@ import json
 import re
 from dataclasses import dataclass
 
-from budgetmlagent.nodes.world import column_kind, data_columns_of, unused_columns
+from budgetmlagent.nodes.world import call_name, column_kind, data_columns_of, training_table, unused_columns
 from budgetmlagent.workspace.workspace import Workspace
 
 # At most this many columns go into one recipe: a 1.5B coder copies a short list reliably.
@@ -38,7 +38,7 @@ def recipes_for(ws: Workspace, code: str) -> list[Recipe]:
         tree = ast.parse(code)
     except SyntaxError:
         return []
-    calls = {_call_name(n) for n in ast.walk(tree) if isinstance(n, ast.Call)}
+    calls = {call_name(n) for n in ast.walk(tree) if isinstance(n, ast.Call)}
     recipes: list[Recipe] = []
     kinds = unused_columns(ws, code)
     features = _feature_list(tree, ws)
@@ -144,7 +144,7 @@ def _any_text(ws: Workspace, columns: list[str]) -> bool:
     """Whether any of these training columns holds text."""
     import pandas as pd
 
-    train = next((rel for rel in ws.files() if rel.endswith(".csv") and "train" in rel), None)
+    train = training_table(ws.files())
     if train is None:
         return False
     try:
@@ -154,14 +154,9 @@ def _any_text(ws: Workspace, columns: list[str]) -> bool:
     return any(column_kind(frame[c]) != "number" for c in columns)
 
 
-def _call_name(node: ast.Call) -> str:
-    func = node.func
-    return func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
-
-
 def _feature_list(tree: ast.Module, ws: Workspace) -> tuple[str, list[str]] | None:
     """The script's list of feature columns: a name bound at top level to a list of training-column strings."""
-    train = next((rel for rel in ws.files() if rel.endswith(".csv") and "train" in rel), None)
+    train = training_table(ws.files())
     columns = set(data_columns_of(ws.root / train)) if train is not None else set()
     for stmt in tree.body:
         if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name):
@@ -180,7 +175,7 @@ def _frame_names(tree: ast.Module) -> tuple[str, str]:
         if not (isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name)):
             continue
         value = stmt.value
-        if isinstance(value, ast.Call) and _call_name(value) == "read_csv" and value.args:
+        if isinstance(value, ast.Call) and call_name(value) == "read_csv" and value.args:
             source = value.args[0]
             if isinstance(source, ast.Constant) and isinstance(source.value, str):
                 role = next((r for r in found if re.search(r, source.value)), None)

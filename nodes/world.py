@@ -99,13 +99,18 @@ def column_kind(column: Any) -> str:
     return "free text" if present.nunique() > len(present) / 2 else "category"
 
 
+def training_table(files: list[str]) -> str | None:
+    """The workspace's training CSV: the first whose name says train."""
+    return next((rel for rel in files if rel.endswith(".csv") and "train" in rel), None)
+
+
 def unused_columns(ws: Workspace, code: str) -> dict[str, list[str]]:
     """Columns of the training CSV that the script never names (nor the target, nor id columns), by kind: the first
     place a weak baseline leaves accuracy. Empty when the script names no column (it may use them all implicitly)."""
     import pandas as pd
 
     tables = [rel for rel in ws.files() if rel.endswith(".csv")]
-    train = next((rel for rel in tables if "train" in rel), None)
+    train = training_table(tables)
     if train is None:
         return {}
     columns = data_columns_of(ws.root / train)
@@ -186,7 +191,7 @@ def grounded_context(ws: Workspace, detailed: bool) -> str:
     return f"Data files (read them by these exact names and columns):\n{schema}\n{packages}"
 
 
-def _call_name(node: ast.Call) -> str:
+def call_name(node: ast.Call) -> str:
     func = node.func
     return func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
 
@@ -216,7 +221,7 @@ def unknown_references(code: str, ws: Workspace) -> str | None:
     lists: dict[str, list[str]] = {}
     created: set[str] = set()
     for node in ast.walk(tree):
-        if isinstance(node, ast.Call) and _call_name(node) in _READERS and node.args:
+        if isinstance(node, ast.Call) and call_name(node) in _READERS and node.args:
             first = node.args[0]
             if isinstance(first, ast.Constant) and isinstance(first.value, str) and "://" not in first.value:
                 rel = Path(first.value).as_posix().removeprefix("./")
@@ -232,7 +237,7 @@ def unknown_references(code: str, ws: Workspace) -> str | None:
                         created.update(_strings(name.slice, lists))
             value = node.value
             if isinstance(node, ast.Assign) and len(targets) == 1 and isinstance(targets[0], ast.Name):
-                if isinstance(value, ast.Call) and _call_name(value) == "read_csv" and value.args:
+                if isinstance(value, ast.Call) and call_name(value) == "read_csv" and value.args:
                     source = value.args[0]
                     if isinstance(source, ast.Constant) and isinstance(source.value, str):
                         rel = Path(source.value).as_posix().removeprefix("./")
@@ -241,7 +246,7 @@ def unknown_references(code: str, ws: Workspace) -> str | None:
                 elif isinstance(value, ast.List | ast.Tuple):
                     lists[targets[0].id] = _strings(value, {})
         if isinstance(node, ast.Call):  # columns made by assign(...) or rename(columns={...})
-            created.update(k.arg for k in node.keywords if k.arg and _call_name(node) == "assign")
+            created.update(k.arg for k in node.keywords if k.arg and call_name(node) == "assign")
             for k in node.keywords:
                 if k.arg == "columns" and isinstance(k.value, ast.Dict):
                     created.update(v.value for v in k.value.values if isinstance(v, ast.Constant))
