@@ -43,11 +43,11 @@ ADD_SEX = (
 FARE_ONLY = "Set FEATURES = ['fare'] so the model uses the fare column alone. Change nothing else."
 
 
-def test_real_edits_are_measured_and_the_run_ends_on_its_best_version(tmp_path: Path) -> None:
+def run_titanic(tmp_path: Path, edits: list[dict[str, Any]], max_steps: int, **settings: Any) -> dict[str, Any]:
+    """A titanic run whose planner sends these edits then Final Answer; coder and debugger are the real 1.5B."""
     scripted = ScriptedModels(
-        {PLANNER: [edit(ADD_SEX), edit(FARE_ONLY), plan("Final Answer", final_answer="done")]
-         + [plan("List Files", dir_path=".")] * 4}
-    )  # fmt: skip
+        {PLANNER: [*edits, plan("Final Answer", final_answer="done")] + [plan("List Files", dir_path=".")] * 4}
+    )
 
     def factory(spec: str, temperature: float, max_tokens: int) -> Any:
         if spec == PLANNER:
@@ -61,16 +61,19 @@ def test_real_edits_are_measured_and_the_run_ends_on_its_best_version(tmp_path: 
         worker_model=PLANNER,
         use_expert=False,
         use_retrieval=False,
-        max_steps=3,
+        max_steps=max_steps,
         debug_attempts=1,
-        code_output_tokens=1200,
         runs_dir=str(tmp_path / "runs"),
         cache_dir=str(tmp_path / "cache"),
         chat_model_factory=factory,
+        **settings,
     )
-    state = build_graph().invoke(
-        {"task_dir": str(TITANIC)}, context=ctx, config={"recursion_limit": recursion_limit(3)}
-    )
+    config = {"recursion_limit": recursion_limit(max_steps)}
+    return build_graph().invoke({"task_dir": str(TITANIC)}, context=ctx, config=config)
+
+
+def test_real_edits_are_measured_and_the_run_ends_on_its_best_version(tmp_path: Path) -> None:
+    state = run_titanic(tmp_path, [edit(ADD_SEX), edit(FARE_ONLY)], max_steps=3, code_output_tokens=1200)
     result = state["result"]
     run_dir = Path(result["run_dir"])
     measured = state.get("measured", [])
@@ -104,32 +107,7 @@ def test_a_recipe_edit_by_the_real_coder_clears_the_bar(tmp_path: Path) -> None:
     env = Workspace(TITANIC / "env", [])
     recipe = recipes_for(env, env.read_text("train.py"))[0]
     assert recipe.name == "encode text categories"
-    scripted = ScriptedModels(
-        {PLANNER: [edit(recipe.instruction), plan("Final Answer", final_answer="done")]
-         + [plan("List Files", dir_path=".")] * 4}
-    )  # fmt: skip
-
-    def factory(spec: str, temperature: float, max_tokens: int) -> Any:
-        if spec == PLANNER:
-            return scripted(spec, temperature, max_tokens)
-        return load_chat_model(spec, temperature=temperature, max_tokens=max_tokens)
-
-    ctx = Context(
-        planner_models=[PLANNER],
-        coder_models=[CODER],
-        debugger_models=[CODER],
-        worker_model=PLANNER,
-        use_expert=False,
-        use_retrieval=False,
-        max_steps=2,
-        debug_attempts=1,
-        runs_dir=str(tmp_path / "runs"),
-        cache_dir=str(tmp_path / "cache"),
-        chat_model_factory=factory,
-    )
-    state = build_graph().invoke(
-        {"task_dir": str(TITANIC)}, context=ctx, config={"recursion_limit": recursion_limit(2)}
-    )
+    state = run_titanic(tmp_path, [edit(recipe.instruction)], max_steps=2)
     result = state["result"]
     print(state["steps"][0]["observation"][-1200:])
     print(json.dumps({k: result[k] for k in ("score", "baseline", "improvement", "success")}, indent=1))
