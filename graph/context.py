@@ -125,6 +125,13 @@ class Context:
             "columns, gradient boosting, TF-IDF) and show the coder the code shape of the one it picks."
         },
     )
+    use_fenced_code: bool = field(
+        default=True,
+        metadata={
+            "description": "Coder and debugger reply in plain text with the script in one ```python block, not as "
+            "a JSON string (the local 1.5B cut JSON-escaped scripts short)."
+        },
+    )
     require_approval: bool = field(
         default=False,
         metadata={"description": "Pause for a person before any script runs and before Final Answer (interrupt)."},

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import ast
-import re
 from typing import Any
 
-from langchain_core.messages import HumanMessage, SystemMessage
+from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 from langgraph.runtime import Runtime
 
 from budgetmlagent.graph.context import Context
@@ -17,6 +16,7 @@ from budgetmlagent.nodes.recipes import recipe_for_instruction, recipes_for
 from budgetmlagent.nodes.schemas import CodeReply
 from budgetmlagent.nodes.script_repair import lost_lines, repair_reply
 from budgetmlagent.nodes.world import grounded_context, unknown_references, workspace_of
+from budgetmlagent.providers.chat import code_blocks
 from budgetmlagent.workspace.actions import bounded_diff
 from budgetmlagent.workspace.errors import ActionInputError
 from budgetmlagent.workspace.workspace import Workspace
@@ -41,13 +41,12 @@ def earlier_edits(steps: list[Step], args: dict[str, Any]) -> list[Step]:
 
 PROSE_LINES = 3
 _LANGUAGE_TAGS = ("python", "python3", "py")
-_FENCED = re.compile(r"^```[\w+-]*[ \t]*\n(.*?)(?:^```[ \t]*$|\Z)", re.MULTILINE | re.DOTALL)
 
 
 def strip_fences(code: str) -> str:
     """Small models wrap code in markdown fences even when told not to, sometimes after a sentence of prose ("The
     corrected script is as follows:"), which then ran as line 1: the longest fenced block is the code."""
-    blocks = [m.group(1) for m in _FENCED.finditer(code)]
+    blocks = code_blocks(code)
     code = max(blocks, key=len) if blocks else code
     first, _, rest = code.lstrip("\n").partition("\n")
     if first.strip().lower() in _LANGUAGE_TAGS:  # a fence that lost its backticks: "python" ran as line 1
@@ -92,32 +91,21 @@ def coder(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
         # Spliced segments broke scripts (a fragment replaced the data loading): short scripts are rewritten whole.
         pointed_at = f"The change concerns lines {start}-{end} mainly; keep the rest working.\n"
         segment, start, end = False, 1, len(lines)
-    target = "".join(lines[start - 1 : end])
-    where = f"lines {start}-{end} of {script}" if segment else script
-    context = [grounded_context(ws, ctx.use_grounding_checks)]
-    if segment and ctx.use_grounding_checks:  # the segment's surroundings decide which names exist
-        context.append(f"The whole current {script}, for context:\n{original}")
     # A failed edit may be asked again once (the planner's idea was often right, the code wrong): the coder sees how
     # its first attempt ended and samples hotter, instead of writing the same failing code.
     failed = [s for s in earlier_edits(state.get("steps", []), args) if not s["ok"]]
-    lesson = []
+    lesson = ""
     if failed:
         tail = failed[-1]["observation"][-FAILURE_CHARS:]
-        lesson.append(f"An earlier attempt at this edit failed; its outcome ended with:\n{tail}\nAvoid that mistake.")
-    shape = recipe_pattern(original, args["edit_instruction"], ws) if ctx.use_recipes and not segment else ""
-    prompt = "\n\n".join(
-        [
-            *context,
-            f"Current content of {where}:\n{target}",
-            *lesson,
-            f"{pointed_at}Edit instruction: {args['edit_instruction']}",
-            *([shape] if shape else []),
-            "Return the complete new " + ("segment (only those lines)." if segment else "script."),
-        ]
-    )
-    messages = [SystemMessage(profiles.CODER), HumanMessage(prompt)]
+        lesson = f"An earlier attempt at this edit failed; its outcome ended with:\n{tail}\nAvoid that mistake."
+    span = (start, end) if segment else None
+    messages = edit_messages(ctx, ws, script, original, args["edit_instruction"], span, pointed_at, lesson)
+    target = "".join(lines[start - 1 : end])
     reply_cap = code_reply_tokens(ctx, target if segment else original)
-    outcome = call_structured(state, ctx, "coder", CodeReply, messages, max_output_tokens=reply_cap, retry=bool(failed))
+    outcome = call_structured(
+        state, ctx, "coder", CodeReply, messages, max_output_tokens=reply_cap, retry=bool(failed),
+        fenced=ctx.use_fenced_code,
+    )  # fmt: skip
     failures = dict(state.get("failures", {}))
     update: dict[str, Any] = dict(outcome.update)
     if outcome.parsed is None:
@@ -159,6 +147,47 @@ def coder(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
         "dirty_scripts": dirty if runnable else state.get("dirty_scripts", []),
         "failures": failures,
     }
+
+
+def edit_messages(
+    ctx: Context,
+    ws: Workspace,
+    script: str,
+    original: str,
+    instruction: str,
+    span: tuple[int, int] | None = None,
+    pointed_at: str = "",
+    lesson: str = "",
+) -> list[BaseMessage]:
+    """The coder's prompt: the data, the code to change (lines `span` only, or the whole script), how an earlier try
+    ended, the instruction, the code shape of the recipe it names, and the form of the reply."""
+    context = [grounded_context(ws, ctx.use_grounding_checks)]
+    if span is not None and ctx.use_grounding_checks:  # the segment's surroundings decide which names exist
+        context.append(f"The whole current {script}, for context:\n{original}")
+    start, end = span or (1, len(original.splitlines()))
+    target = "".join(original.splitlines(keepends=True)[start - 1 : end])
+    where = f"lines {start}-{end} of {script}" if span else script
+    shape = recipe_pattern(original, instruction, ws) if ctx.use_recipes and span is None else ""
+    returned = "segment (only those lines)" if span else "script"
+    prompt = "\n\n".join(
+        [
+            *context,
+            f"Current content of {where}:\n{target}",
+            *([lesson] if lesson else []),
+            f"{pointed_at}Edit instruction: {instruction}",
+            *([shape] if shape else []),
+            code_request(ctx, f"the complete new {returned}", "what you changed"),
+        ]
+    )
+    return [SystemMessage(profiles.CODER), HumanMessage(prompt)]
+
+
+def code_request(ctx: Context, what: str, note: str) -> str:
+    """The prompt's last line: what to return, and in which form the reply carries it."""
+    if ctx.use_fenced_code:
+        # Code first: asked for a sentence first, the 1.5B wrote the sentence and stopped.
+        return f"Return {what} in one ```python block, then one sentence on {note}."
+    return f"Return {what}."
 
 
 def recipe_pattern(script: str, instruction: str, ws: Workspace) -> str:

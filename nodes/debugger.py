@@ -11,7 +11,7 @@ from langgraph.runtime import Runtime
 from budgetmlagent.graph.context import Context
 from budgetmlagent.graph.state import State
 from budgetmlagent.nodes import profiles
-from budgetmlagent.nodes.coder import EDIT_ACTIONS, recipe_pattern, strip_fences
+from budgetmlagent.nodes.coder import EDIT_ACTIONS, code_request, recipe_pattern, strip_fences
 from budgetmlagent.nodes.llm import call_structured, code_reply_tokens
 from budgetmlagent.nodes.schemas import FixReply
 from budgetmlagent.nodes.script_repair import lost_lines, repair_reply
@@ -77,12 +77,14 @@ def debugger(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
             f"Running it failed with:\n{error}",
             *(["What this error usually means: " + " ".join(hints)] if hints else []),
             *([shape] if shape else []),
-            f"This is fix attempt {attempt}. Return the complete corrected script.",
+            f"This is fix attempt {attempt}. " + code_request(ctx, "the complete corrected script", "the cause"),
         ]
     )
     messages = [SystemMessage(profiles.DEBUGGER), HumanMessage(prompt)]
     cap = code_reply_tokens(ctx, code)
-    outcome = call_structured(state, ctx, "debugger", FixReply, messages, max_output_tokens=cap, retry=attempt > 1)
+    outcome = call_structured(
+        state, ctx, "debugger", FixReply, messages, max_output_tokens=cap, retry=attempt > 1, fenced=ctx.use_fenced_code
+    )
     failures = dict(state.get("failures", {}))
     update: dict[str, Any] = dict(outcome.update) | {"debug_attempts": attempt}
     fixed = strip_fences(outcome.parsed.code) if outcome.parsed is not None else None
@@ -109,7 +111,8 @@ def debugger(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
         }
     ws.write_text(script, fixed)
     diff = bounded_diff(code, fixed, script)
-    note = f"\n\nDebugger attempt {attempt} ({outcome.parsed.diagnosis}) changed {script}:\n{diff}"
+    diagnosis = f" ({outcome.parsed.diagnosis})" if outcome.parsed.diagnosis else ""  # a fenced reply may have none
+    note = f"\n\nDebugger attempt {attempt}{diagnosis} changed {script}:\n{diff}"
     note += "".join(f"\n{line}" for line in repairs)
     return update | {
         "failures": failures,

@@ -90,11 +90,13 @@ def call_structured(
     tier: int | None = None,
     max_output_tokens: int | None = None,
     retry: bool = False,
+    fenced: bool = False,
 ) -> CallOutcome:
     """Ask `role`'s model at its current tier for a `schema` reply; never raises on provider failure.
 
+    `fenced`: the reply is prose and one code block, validated into `schema` (see `invoke_fenced`), not JSON.
     A call whose worst case would cross the dollar cap is not made (see `refusal`)."""
-    from budgetmlagent.providers.chat import invoke_structured
+    from budgetmlagent.providers.chat import invoke_fenced, invoke_structured
     from budgetmlagent.providers.pricing import cost_usd
 
     lineup = ctx.lineup
@@ -110,7 +112,8 @@ def call_structured(
     started = time.monotonic()
     try:
         model = chat_model(spec, ctx, temperature_for(role, ctx, retry), estimate.max_output_tokens)
-        reply = invoke_structured(model, schema, messages, model_label=spec)
+        invoke = invoke_fenced if fenced else invoke_structured
+        reply = invoke(model, schema, messages, model_label=spec)
     except (ProviderError, LocalServerError, ModelNotInstalledError) as exc:
         # A local server that dies mid-run or a missing model file is a dead provider like any other: the cascade
         # moves on, and the run stops cleanly when no tier is left.

@@ -167,11 +167,16 @@ def data_schema(ws: Workspace, limit: int = 6) -> str:
             parts.append(f"{rel}: (unreadable: {type(exc).__name__})")
     test = [cols for rel, cols in headers.items() if "test" in rel]
     if train and test:
-        target = [c for c in train[0] if c not in set(test[0])]
+        target = target_columns(train[0], test[0])
         if target:
             parts.append(f"Target (in the training file but not the test file): {', '.join(target)}")
     text = "\n".join(parts)
     return text if len(text) <= SCHEMA_CHARS else text[:SCHEMA_CHARS] + "\n[... schema cut]"
+
+
+def target_columns(train_columns: list[str], test_columns: list[str]) -> list[str]:
+    """What the model predicts: the training file's columns that the test file lacks."""
+    return [c for c in train_columns if c not in set(test_columns)]
 
 
 def data_columns_of(path: Path) -> list[str]:

@@ -333,6 +333,66 @@ def invoke_structured(
     )
 
 
+_CODE_BLOCK = re.compile(r"^```[\w+-]*[ \t]*\n(.*?)(?:^```[ \t]*$|\Z)", re.MULTILINE | re.DOTALL)
+
+
+def code_blocks(text: str) -> list[str]:
+    """The bodies of the markdown code blocks in `text`; a last block left open runs to the end."""
+    return [m.group(1) for m in _CODE_BLOCK.finditer(text)]
+
+
+def invoke_fenced(
+    model: BaseChatModel,
+    schema: type[T],
+    messages: list[BaseMessage],
+    *,
+    model_label: str | None = None,
+) -> StructuredReply[T]:
+    """Ask for prose and one fenced code block, and validate them as `schema`: its `code` field gets the longest
+    block (the whole reply if none), its other text field the prose around it.
+
+    Code inside a JSON string must escape every quote and newline; the local 1.5B coder got that wrong in half its
+    whole-script replies (a one-line or four-line "script", prose in the code field), the same prompts as plain text
+    came back whole (benchmarks/results/coder-reply-format). Never raises for a bad reply; provider failures raise
+    ProviderError."""
+    reply = invoke_text(model, messages, model_label=model_label)
+    text = reply.content
+    blocks = code_blocks(text)
+    code = max(blocks, key=len) if blocks else text
+    prose = _CODE_BLOCK.sub(" ", text) if blocks else ""
+    note_field = next((name for name in schema.model_fields if name != "code"), None)
+    parsed: T | None = None
+    error: str | None = None
+    if reply.finish_reason in ("length", "max_tokens"):
+        error = f"reply cut at the output token limit after {reply.output_tokens} tokens"
+    elif not code.strip():
+        error = "reply has no code"
+    else:
+        fields = {"code": code} | ({note_field: _bounded_note(prose, schema, note_field)} if note_field else {})
+        try:
+            parsed = schema.model_validate(fields)
+        except ValidationError as exc:
+            error = _short_validation(exc)
+    return StructuredReply(
+        parsed=parsed,
+        raw_text=text,
+        error=error,
+        input_tokens=reply.input_tokens,
+        output_tokens=reply.output_tokens,
+        cached_tokens=reply.cached_tokens,
+        seconds=reply.seconds,
+        model=reply.model,
+        finish_reason=reply.finish_reason,
+    )
+
+
+def _bounded_note(prose: str, schema: type[BaseModel], name: str) -> str:
+    """The prose, one line, within the field's max_length (a note is a summary, not a reason to refuse code)."""
+    limit = next((m.max_length for m in schema.model_fields[name].metadata if hasattr(m, "max_length")), None)
+    note = " ".join(prose.split())
+    return note[:limit] if limit else note
+
+
 def invoke_text(model: BaseChatModel, messages: list[BaseMessage], *, model_label: str | None = None) -> TextReply:
     """Free-text call with usage and wall time; provider failures raise ProviderError."""
     label = model_label or label_of(model)

@@ -36,13 +36,17 @@ class ScriptedChatModel(BaseChatModel):
         return "scripted"
 
     def _next(self, messages: Sequence[BaseMessage], schema: Any) -> AIMessage:
-        self._log.append({"spec": self.spec, "messages": list(messages), "schema": schema})
+        plain = schema is None
+        if plain and messages:  # a fenced code request is logged as the reply it asks for, as a JSON one would be
+            title = code_reply_title(str(messages[0].content))
+            schema = {"title": title} if title else None
+        self._log.append({"spec": self.spec, "messages": list(messages), "schema": schema, "plain": plain})
         if not self._queue:
             raise AssertionError(f"{self.spec} has no scripted reply left (schema {schema})")
         reply = self._queue.popleft()
         if isinstance(reply, BaseException):
             raise reply
-        content = reply if isinstance(reply, str) else json.dumps(reply)
+        content = reply if isinstance(reply, str) else fenced(reply) if plain and "code" in reply else json.dumps(reply)
         usage = {
             "input_tokens": self.input_tokens,
             "output_tokens": self.output_tokens,
@@ -74,6 +78,19 @@ class ScriptedChatModel(BaseChatModel):
             return {"raw": raw, "parsed": parsed, "parsing_error": error} if include_raw else parsed
 
         return RunnableLambda(run)
+
+
+def fenced(reply: dict[str, Any]) -> str:
+    """A code reply's fields as a model writes them in plain text: the prose, then the code in one block."""
+    prose = " ".join(str(v) for k, v in reply.items() if k != "code")
+    return f"{prose}\n```python\n{reply['code']}```\n"
+
+
+def code_reply_title(system_prompt: str) -> str:
+    """Which code reply a plain-text request asks for, known by its persona; "" for other roles."""
+    from budgetmlagent.nodes import profiles
+
+    return {profiles.CODER: "CodeReply", profiles.DEBUGGER: "FixReply"}.get(system_prompt, "")
 
 
 class ScriptedModels:

@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 from conftest import BASELINE_TRAIN
+from fakes import code_reply_title, fenced
 
 from budgetmlagent.graph.durable import CHECKPOINT_FILE, INTERRUPTED_TRACE
 from budgetmlagent.graph.run_folder import append_line, read_trace, write_json
@@ -55,8 +56,10 @@ class ScriptedOpenAI(FakeChatServer):
         self.completions = 0
 
     def _completion(self, payload: dict[str, Any], *_: Any, **__: Any) -> dict[str, Any]:
+        messages = payload.get("messages", [])
         schema = (payload.get("response_format") or {}).get("json_schema", {}).get("name", "")
-        prompt = "\n".join(str(m.get("content", "")) for m in payload.get("messages", []))
+        schema = schema or code_reply_title(str(messages[0].get("content", "")) if messages else "")
+        prompt = "\n".join(str(m.get("content", "")) for m in messages)
         with self._lock:
             self.completions += 1
             nth = self.completions
@@ -91,9 +94,9 @@ class ScriptedOpenAI(FakeChatServer):
             ][(step - 1) % 3]
         code = BASELINE_TRAIN.replace("score = 0.5", f"score = {0.6 + nth / 1000:.3f}")
         if schema == "FixReply":
-            return json.dumps({"diagnosis": "fixed", "code": code})
+            return fenced({"diagnosis": "fixed", "code": code})
         if schema == "CodeReply":
-            return json.dumps({"summary": "raised the score", "code": code})
+            return fenced({"summary": "raised the score", "code": code})
         if schema == "AdviceReply":
             return json.dumps({"advice": "edit train.py"})
         return json.dumps({"answer": "fine"})

@@ -18,6 +18,7 @@ from typing import Any
 import httpx
 import pytest
 from conftest import IMPROVED_TRAIN
+from fakes import fenced
 from langchain_core.messages import HumanMessage, SystemMessage
 from pydantic import BaseModel
 from test_graph_edges import code, edit, plan
@@ -267,8 +268,10 @@ def spec(fake: FakeChatServer, mode: str) -> str:
 
 
 def queue(fake: FakeChatServer, *replies: dict[str, Any]) -> None:
+    """Replies as the model writes them: a code reply in plain text with a fenced block (as the coder asks), JSON
+    otherwise."""
     for reply in replies:
-        fake.reply(json.dumps(reply))
+        fake.reply(fenced(reply) if "code" in reply else json.dumps(reply))
 
 
 GRAPH_FAULTS = ["r500", "r429", "r429wait30", "drop", "hang", "garbage", "truncated", "nochoices"]

@@ -86,6 +86,81 @@ def test_the_encoding_recipe_runs_as_written(titanic_ws: Workspace) -> None:
     assert "Validation accuracy: " in done.stdout
 
 
+RATINGS_LIKE = textwrap.dedent(
+    """\
+    import numpy as np
+    import pandas as pd
+    from sklearn.linear_model import LinearRegression
+
+    FEATURES = ["year"]
+
+    train = pd.read_csv("train.csv")
+    test = pd.read_csv("test.csv")
+    medians = train[FEATURES].median()
+    X = train[FEATURES].fillna(medians)
+    y = train["rating"]
+    X_test = test[FEATURES].fillna(medians)
+    model = LinearRegression().fit(X, y)
+    print(f"Validation RMSE: {np.sqrt(np.mean((model.predict(X) - y) ** 2)):.4f}")
+    print(list(model.predict(X_test)))
+    """
+)
+
+
+@pytest.fixture
+def ratings_ws(tmp_path: Path) -> Workspace:
+    """Ten users rate six movies; user u rates about u / 3 above the rest, so the id means carry the signal."""
+    rows = [f"{i},{i % 10},{i % 6},{1990 + i % 7},{i % 1000},{min(5, 1 + (i % 10) // 3 + i % 2)}" for i in range(60)]
+    (tmp_path / "train.csv").write_text("id,userId,movieId,year,timestamp,rating\n" + "\n".join(rows))
+    (tmp_path / "test.csv").write_text("id,userId,movieId,year,timestamp\n61,3,2,1995,7\n62,42,2,,8\n")
+    (tmp_path / "train.py").write_text(RATINGS_LIKE)
+    return Workspace(tmp_path, ["train.csv", "test.csv"])
+
+
+def test_repeated_ids_with_a_numeric_target_get_the_mean_per_id_recipe_first(ratings_ws: Workspace) -> None:
+    means, numbers, boost = recipes_for(ratings_ws, RATINGS_LIKE)
+    assert means.name == "mean target per id" and means.instruction.startswith(
+        "After reading the data, add the mean rating of each userId and of each movieId as new columns "
+        "userId_mean, movieId_mean of both tables"
+    )
+    assert means.pattern.endswith('FEATURES = ["year", "userId_mean", "movieId_mean"]')
+    assert numbers.instruction.startswith("Add the number columns timestamp to FEATURES;")  # not the ids as numbers
+    assert boost.name == "gradient boosting"
+    assert recipe_for_instruction("target encoding of the user ids", [means, numbers, boost]) is means
+
+
+def test_the_mean_per_id_recipe_runs_as_written_and_passes_the_grounding_check(ratings_ws: Workspace) -> None:
+    from budgetmlagent.nodes.world import unknown_references
+
+    means = recipes_for(ratings_ws, RATINGS_LIKE)[0]
+    lines = [ln for ln in RATINGS_LIKE.splitlines() if not ln.startswith("FEATURES")]
+    at = lines.index('test = pd.read_csv("test.csv")') + 1
+    script = "\n".join([*lines[:at], means.pattern, *lines[at:]]) + "\n"
+    assert unknown_references(script, ratings_ws) is None  # the made columns are known to the check
+    (ratings_ws.root / "means.py").write_text(script)
+    done = subprocess.run([sys.executable, "means.py"], cwd=ratings_ws.root, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    before = subprocess.run([sys.executable, "train.py"], cwd=ratings_ws.root, capture_output=True, text=True)
+    rmse = [float(out.stdout.split("RMSE: ")[1].split()[0]) for out in (before, done)]
+    assert rmse[1] < 0.8 * rmse[0]  # the ids carry the signal here
+    assert "nan" not in done.stdout.split("]")[0]  # user 42 is unseen: the overall mean, not NaN
+
+
+@pytest.mark.parametrize(
+    ("header", "rows"),
+    [
+        ("id,userId,movieId,year,timestamp,rating", [f"{i},{i},{i},1990,{i},{i % 5}" for i in range(60)]),  # unique
+        ("id,userId,movieId,year,timestamp,rating", [f"{i},{i % 9},{i % 4},1990,{i},{'ab'[i % 2]}" for i in range(60)]),
+    ],
+    ids=["ids-never-repeat", "text-target"],
+)
+def test_no_mean_per_id_recipe_without_repeated_ids_and_a_numeric_target(
+    ratings_ws: Workspace, header: str, rows: list[str]
+) -> None:
+    (ratings_ws.root / "train.csv").write_text(header + "\n" + "\n".join(rows))
+    assert "mean target per id" not in [r.name for r in recipes_for(ratings_ws, RATINGS_LIKE)]
+
+
 def test_an_instruction_finds_its_recipe_by_its_words_or_keywords(titanic_ws: Workspace) -> None:
     recipes = recipes_for(titanic_ws, TITANIC_LIKE)
     assert recipe_for_instruction("  " + recipes[1].instruction.upper(), recipes) is recipes[1]

@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 import pytest
 from conftest import IMPROVED_TRAIN
+from fakes import code_reply_title
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from langchain_core.messages import HumanMessage, SystemMessage
@@ -24,7 +25,7 @@ from budgetmlagent.graph import Context, build_graph
 from budgetmlagent.graph.run_folder import read_trace
 from budgetmlagent.nodes.planner import PLANNER_ACTIONS
 from budgetmlagent.nodes.schemas import CodeReply, FixReply, planner_reply_model
-from budgetmlagent.providers.chat import StructuredReply, invoke_structured
+from budgetmlagent.providers.chat import StructuredReply, invoke_fenced, invoke_structured
 
 PLANNER = planner_reply_model(PLANNER_ACTIONS)
 LIST = plan("List Files", dir_path=".")
@@ -78,8 +79,12 @@ class MockedProvider:
 
     def model(self, spec: str, max_tokens: int = 700) -> ChatOpenAI:
         def answer(request: httpx.Request) -> httpx.Response:
-            schema = json.loads(request.content)["response_format"]["json_schema"]
-            self.log.append((spec, schema["schema"].get("title", schema["name"])))
+            body = json.loads(request.content)
+            if "response_format" in body:
+                schema = body["response_format"]["json_schema"]
+                self.log.append((spec, schema["schema"].get("title", schema["name"])))
+            else:  # a plain-text code request (fenced reply)
+                self.log.append((spec, code_reply_title(body["messages"][0]["content"]) or "text"))
             return httpx.Response(200, content=self.queues[spec].popleft().body())
 
         return ChatOpenAI(
@@ -248,6 +253,64 @@ def test_a_valid_reply_still_parses(schema: type[BaseModel]) -> None:
     assert reply.parsed == schema.model_validate(VALID[schema.__name__]) and reply.error is None
 
 
+# --- code replies in plain text: prose and one fenced block ---
+
+CODE_SCHEMAS: list[type[BaseModel]] = [CodeReply, FixReply]
+
+
+@pytest.mark.adversarial("replies")
+@pytest.mark.parametrize("schema", CODE_SCHEMAS, ids=lambda s: s.__name__)
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(content=st.none() | st.text(max_size=400) | odd_text, finish=st.sampled_from(["stop", "length", None]))
+def test_any_plain_code_reply_is_parsed_or_refused_never_raised(
+    schema: type[BaseModel], content: str | None, finish: str | None
+) -> None:
+    sent = Completion(content, finish)
+    reply = invoke_fenced(MockedProvider({"m": [sent]}).model("m"), schema, MESSAGES, model_label="m")
+    assert_well_formed(reply, schema, sent)
+    if reply.parsed is not None:
+        assert reply.parsed.code.strip()  # code was found; the rest of the checks are the coder's
+
+
+@pytest.mark.parametrize(
+    ("content", "code", "note"),
+    [
+        ("Swapped the model.\n```python\nx = 1\n```\n", "x = 1\n", "Swapped the model."),
+        ("Fixed it.\n```\nprint('a')\n```\nThat is all.", "print('a')\n", "Fixed it. That is all."),
+        ("```python\nshort = 1\n```\n```python\nlonger = 1\nsecond = 2\n```", "longer = 1\nsecond = 2\n", ""),
+        ("import os\nprint(os.sep)\n", "import os\nprint(os.sep)\n", ""),  # no fence: the whole reply is the code
+        ("Here:\n```python\nprint('cut')\n", "print('cut')\n", "Here:"),  # an unclosed block runs to the end
+    ],
+    ids=["summary-then-block", "prose-around", "longest-block", "no-fence", "unclosed"],
+)
+def test_a_plain_code_reply_splits_into_note_and_code(content: str, code: str, note: str) -> None:
+    reply = invoke_fenced(MockedProvider({"m": [Completion(content)]}).model("m"), CodeReply, MESSAGES)
+    assert reply.parsed == CodeReply(summary=note, code=code) and reply.error is None
+
+
+@pytest.mark.parametrize(
+    ("sent", "needle"),
+    [
+        (Completion("```python\nx = [\n", "length"), "output token limit"),
+        (Completion("  \n"), "no code"),
+        (Completion(None, "stop", refusal="I can't help with that."), "no code"),
+        (Completion("Done.\n```python\n```"), "no code"),
+    ],
+    ids=["length", "blank", "refusal", "empty-block"],
+)
+def test_a_plain_code_reply_without_usable_code_is_refused(sent: Completion, needle: str) -> None:
+    reply = invoke_fenced(MockedProvider({"m": [sent]}).model("m"), FixReply, MESSAGES, model_label="m")
+    assert_well_formed(reply, FixReply, sent)
+    assert reply.error is not None and needle in reply.error
+
+
+def test_a_long_note_is_cut_to_its_bound_not_refused() -> None:
+    content = "word " * 200 + "\n```python\nx = 1\n```"
+    reply = invoke_fenced(MockedProvider({"m": [Completion(content)]}).model("m"), FixReply, MESSAGES)
+    assert reply.parsed is not None and reply.parsed.code == "x = 1\n"
+    assert len(reply.parsed.diagnosis) == FixReply.model_fields["diagnosis"].metadata[0].max_length
+
+
 # --- at graph level a bad reply is a counted failure that feeds the cascade ---
 
 # Replies that cannot be a valid planner reply, whatever is drawn.
@@ -313,9 +376,10 @@ def test_bad_coder_replies_fail_the_edit_and_escalate_the_coder(
     provider = MockedProvider(
         {BASE: [*base, Completion(json.dumps(edit("c")))], TOP: [Completion(json.dumps(code(IMPROVED_TRAIN)))]}
     )
-    state = _run(  # the planner stays at BASE: only the coder's cascade is under test
-        tiny_task, tmp_path_factory.mktemp("run"), provider, max_steps=3, debug_attempts=0, escalate_on_no_gain=False
-    )
+    state = _run(  # the planner stays at BASE: only the coder's cascade is under test; code replies as JSON
+        tiny_task, tmp_path_factory.mktemp("run"), provider, max_steps=3, debug_attempts=0, escalate_on_no_gain=False,
+        use_fenced_code=False,
+    )  # fmt: skip
     assert provider.specs("CodeReply") == [BASE, BASE, TOP]  # two failed edits, then the stronger coder
     assert [(e["role"], e["reason"]) for e in state["escalations"]] == [("coder", "edits broke the script")]
     assert [s["ok"] for s in state["steps"]] == [False, False, True]

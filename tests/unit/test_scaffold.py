@@ -203,11 +203,11 @@ def test_a_segment_edit_of_a_short_script_is_a_whole_file_rewrite(
     prompt = models.calls(BASE)[1]["messages"][-1].content
     written = (Path(state["result"]["run_dir"]) / "workspace" / "train.py").read_text()
     if whole_file:
-        assert "The change concerns lines 1-1 mainly" in prompt and "Return the complete new script." in prompt
+        assert "The change concerns lines 1-1 mainly" in prompt and "Return the complete new script in one" in prompt
         assert f"Current content of train.py:\n{BASELINE_TRAIN}" in prompt
         assert state["measured"] == [(1, 0.9)]
     else:
-        assert "Return the complete new segment (only those lines)." in prompt
+        assert "Return the complete new segment (only those lines) in one" in prompt
     assert (written == IMPROVED_TRAIN) is whole_file
 
 
