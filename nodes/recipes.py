@@ -17,6 +17,7 @@ from budgetmlagent.nodes.world import (
     call_name,
     column_kind,
     data_columns_of,
+    held_out_table,
     target_columns,
     training_table,
     unused_columns,
@@ -136,7 +137,7 @@ def _repeated_ids(ws: Workspace, numbers: list[str]) -> tuple[list[str], str | N
 
     named = [c for c in numbers if _ID_NAME.search(c)]
     tables = [rel for rel in ws.files() if rel.endswith(".csv")]
-    train, test = training_table(tables), next((rel for rel in tables if "test" in rel), None)
+    train, test = training_table(tables), held_out_table(tables)
     if not named or train is None or test is None:
         return [], None
     targets = target_columns(data_columns_of(ws.root / train), data_columns_of(ws.root / test))

@@ -104,6 +104,11 @@ def training_table(files: list[str]) -> str | None:
     return next((rel for rel in files if rel.endswith(".csv") and "train" in rel), None)
 
 
+def held_out_table(files: list[str]) -> str | None:
+    """The workspace's test CSV: the first whose name says test."""
+    return next((rel for rel in files if rel.endswith(".csv") and "test" in rel), None)
+
+
 def unused_columns(ws: Workspace, code: str) -> dict[str, list[str]]:
     """Columns of the training CSV that the script never names (nor the target, nor id columns), by kind: the first
     place a weak baseline leaves accuracy. Empty when the script names no column (it may use them all implicitly)."""
@@ -114,7 +119,7 @@ def unused_columns(ws: Workspace, code: str) -> dict[str, list[str]]:
     if train is None:
         return {}
     columns = data_columns_of(ws.root / train)
-    test = next((rel for rel in tables if "test" in rel), None)
+    test = held_out_table(tables)
     kept = set(data_columns_of(ws.root / test)) if test is not None else set(columns)
     named = _string_constants(code)
     if not named & set(columns):
