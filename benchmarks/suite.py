@@ -121,6 +121,11 @@ def _check_config(root: Path) -> tuple[TaskConfig, list[Finding]]:
 
 
 def _check_env(env: Path, config: TaskConfig, *, waiting_for_prepare: bool) -> list[Finding]:
+    waiting = waiting_for_prepare
+    return _check_baseline_script(env, config, waiting) + _check_scored_code(env, config, waiting)
+
+
+def _check_baseline_script(env: Path, config: TaskConfig, waiting_for_prepare: bool) -> list[Finding]:
     script = env / config.baseline_script
     if script.is_file():
         return [Finding("ok", f"env/{config.baseline_script} (baseline script) present")]
@@ -131,6 +136,22 @@ def _check_env(env: Path, config: TaskConfig, *, waiting_for_prepare: bool) -> l
             "error",
             f"env/{config.baseline_script} is missing: the baseline script the agent improves "
             f'(set "baseline_script" in scripts/{CONFIG_FILE} if it has another name)',
+        )
+    ]
+
+
+def _check_scored_code(env: Path, config: TaskConfig, waiting_for_prepare: bool) -> list[Finding]:
+    if not config.scored_code:
+        return []
+    missing = [name for name in config.scored_code if not (env / name).is_file()]
+    if not missing:
+        return [Finding("ok", f"eval.py runs the code of {', '.join(config.scored_code)} (scored_code)")]
+    level: Level = "warning" if waiting_for_prepare else "error"
+    return [
+        Finding(
+            level,
+            f"scored_code in scripts/{CONFIG_FILE} names env/{missing[0]}, which is missing: list the files "
+            "eval.py imports from env/",
         )
     ]
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -105,7 +106,7 @@ def evaluate(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     task = state["task"]
     loaded = load_task(Path(state["task_dir"]), prepare=False)
     scored = score_workspace(loaded, Path(task["workspace"]), timeout_s=ctx.script_timeout_s)
-    unchanged = same_code(loaded.env_dir, Path(task["workspace"]))
+    unchanged = same_code(loaded.env_dir, Path(task["workspace"]), loaded.scored_code)
     judged = honest_verdict(scored.score, task, unchanged)
     # MLAgentBench scores the last state; with the best snapshot on, the run ends on its best validated one.
     last = {"score": scored.score, "success": judged.success, "improvement": judged.improvement}
@@ -113,7 +114,8 @@ def evaluate(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     best = state.get("best")
     if ctx.use_best_snapshot and best is not None:
         scored, restored = _score_best(state, ctx, loaded, best, scored)
-        unchanged = same_code(loaded.env_dir, Path(task["workspace"]))  # the restore may have changed the code
+        # The restore may have changed the code.
+        unchanged = same_code(loaded.env_dir, Path(task["workspace"]), loaded.scored_code)
         judged = honest_verdict(scored.score, task, unchanged)
         best_result = {
             "step": best["step"],
@@ -172,13 +174,25 @@ def honest_verdict(score: float | None, task: Any, unchanged: bool) -> Any:
     return judged
 
 
-def same_code(env_dir: Path, workspace: Path) -> bool:
-    """Whether the workspace's Python files are the task's own, byte for byte (no file added, none changed)."""
+def same_code(env_dir: Path, workspace: Path, scored_code: Sequence[str] = ()) -> bool:
+    """Whether the workspace's Python files are the task's own, byte for byte (no file added, none changed).
+
+    With scored_code (the files eval.py imports and times), only those count: a copy such as train_modified.py
+    next to an untouched train.py changes nothing eval.py runs (seen: tiny-gpt-inference credited +17 %)."""
+    if scored_code:
+        return all(_same_file(env_dir / name, workspace / name) for name in scored_code)
     original = {p.relative_to(env_dir): p for p in env_dir.rglob("*.py")}
     current = {p.relative_to(workspace): p for p in workspace.rglob("*.py") if "__pycache__" not in p.parts}
     if set(original) != set(current):
         return False
     return all(original[rel].read_bytes() == current[rel].read_bytes() for rel in original)
+
+
+def _same_file(original: Path, current: Path) -> bool:
+    try:
+        return original.read_bytes() == current.read_bytes()
+    except OSError:  # deleted, or a folder where the file was
+        return False
 
 
 def _score_best(state: State, ctx: Context, task: Any, best: BestSoFar, last: Any) -> tuple[Any, list[str]]:

@@ -121,7 +121,19 @@ class TaskConfig(BaseModel):
     baseline_script: str = DEFAULT_BASELINE_SCRIPT
     # A regex whose first group is the hold-out metric the scripts print, e.g. "Validation accuracy: (\\S+)".
     validation_pattern: str | None = None
+    # Python files in env/ that eval.py imports and runs itself, e.g. ["train.py"] when it times the script's
+    # functions: only these decide whether the agent changed the code. Empty: every .py file in env/.
+    scored_code: list[str] = Field(default_factory=list)
     sandbox: SandboxConfig = Field(default_factory=SandboxConfig)
+
+    @field_validator("scored_code")
+    @classmethod
+    def _inside_env(cls, value: list[str]) -> list[str]:
+        for name in value:
+            path = Path(name)
+            if path.is_absolute() or ".." in path.parts or path.suffix != ".py" or name.strip() in ("", "."):
+                raise ValueError(f"scored_code names {name!r}: give .py files by their path in env/, e.g. 'train.py'")
+        return value
 
     @field_validator("validation_pattern")
     @classmethod
@@ -152,6 +164,7 @@ class Task(BaseModel):
     declared_baseline: float | None = None
     baseline_script: str = DEFAULT_BASELINE_SCRIPT
     validation_pattern: str | None = None
+    scored_code: tuple[str, ...] = ()
     sandbox: SandboxConfig = Field(default_factory=SandboxConfig)
     content_hash: str
 
@@ -194,6 +207,7 @@ def load_task(path: Path, *, prepare: bool = True, prepare_timeout_s: float = 36
         declared_baseline=config.baseline,
         baseline_script=config.baseline_script,
         validation_pattern=config.validation_pattern,
+        scored_code=tuple(config.scored_code),
         sandbox=config.sandbox,
         content_hash=content_hash(root),
     )

@@ -86,6 +86,14 @@ BROKEN_TASKS: dict[str, tuple[TaskBreak, str]] = {
         lambda r: write(r, "scripts/budgetmlagent.json", '{"validation_pattern": "score"}'),
         "validation_pattern needs one group",
     ),
+    "scored_code outside env/": (
+        lambda r: write(r, "scripts/budgetmlagent.json", '{"scored_code": ["../scripts/eval.py"]}'),
+        "scored_code names '../scripts/eval.py'",
+    ),
+    "scored_code names a missing file": (
+        lambda r: write(r, "scripts/budgetmlagent.json", '{"scored_code": ["model.py"]}'),
+        "names env/model.py, which is missing",
+    ),
     "prepare.py fails": (
         lambda r: write(r, "scripts/prepare.py", "raise SystemExit('download refused')\n"),
         "prepare.py failed with exit code 1: download refused",

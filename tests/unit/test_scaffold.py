@@ -502,3 +502,22 @@ def test_the_tasks_own_code_is_never_credited_with_a_success(tiny_task: Path, tm
     (workspace / "train.py").write_text(BASELINE_TRAIN)
     (workspace / "helper.py").write_text("x = 1\n")
     assert not same_code(tiny_task / "env", workspace)
+
+
+def test_a_copy_beside_the_scored_script_is_not_a_change(tiny_task: Path, tmp_path: Path) -> None:
+    """tiny-gpt-inference was credited +17 % for a train_modified.py its eval.py never imports."""
+    import shutil
+
+    from budgetmlagent.nodes.lifecycle import same_code
+
+    workspace = tmp_path / "ws"
+    shutil.copytree(tiny_task / "env", workspace)
+    (workspace / "train_modified.py").write_text(IMPROVED_TRAIN)
+    assert same_code(tiny_task / "env", workspace, ["train.py"])
+    assert not same_code(tiny_task / "env", workspace)  # without scored_code every .py file counts
+    (workspace / "train.py").write_text(IMPROVED_TRAIN)
+    assert not same_code(tiny_task / "env", workspace, ["train.py"])
+    (workspace / "train.py").unlink()
+    assert not same_code(tiny_task / "env", workspace, ["train.py"])
+    (workspace / "train.py").mkdir()
+    assert not same_code(tiny_task / "env", workspace, ["train.py"])

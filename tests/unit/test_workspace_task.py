@@ -188,3 +188,15 @@ def test_sandbox_limits_come_from_budgetmlagent_json(tmp_path: Path) -> None:
 def test_invalid_sandbox_limits_are_a_task_error(tmp_path: Path, sandbox: dict) -> None:
     with pytest.raises(TaskError, match="sandbox"):
         load_task(make_task(tmp_path, prepare=None, config={"sandbox": sandbox}))
+
+
+def test_scored_code_names_the_files_eval_runs(tmp_path: Path) -> None:
+    task = load_task(make_task(tmp_path, prepare=None, config={"scored_code": ["train.py", "lib/model.py"]}))
+    assert task.scored_code == ("train.py", "lib/model.py")
+    assert load_task(make_task(tmp_path, "plain", prepare=None)).scored_code == ()
+
+
+@pytest.mark.parametrize("name", ["../eval.py", "/etc/passwd.py", "data.csv", "", "lib/../../x.py"])
+def test_scored_code_outside_env_or_not_python_is_a_task_error(tmp_path: Path, name: str) -> None:
+    with pytest.raises(TaskError, match="scored_code names"):
+        load_task(make_task(tmp_path, prepare=None, config={"scored_code": [name]}))

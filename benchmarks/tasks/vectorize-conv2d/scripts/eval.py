@@ -2,9 +2,12 @@
 
 The numbers train.py prints are not used. This imports the trusted original (scripts/original_train.py)
 and the workspace's train.py as modules (the benchmark of train.py sits under `if __name__ == "__main__":`)
-and, for each of five input sets the workspace has not seen, calls the original and then the workspace's
-conv2d_forward, checking that both give the same output. Timing uses one thread and the fastest of the
-five calls, since a busy machine only ever makes a call slower. The workspace's time is then scaled by
+and, three times over the five input sets the workspace has not seen, calls the original and the
+workspace's conv2d_forward in turn (which goes first alternates), checking that both give the same output.
+Timing uses one thread and the fastest of the fifteen calls, since a busy machine only ever makes a call
+slower (fifteen alternating calls, not five original-first ones: six scorings of the untouched
+tiny-gpt-inference script on a 2-core machine then fell 5 %, not 13 %, apart). The workspace's time is then
+scaled by
 original_seconds (the original's time when prepare.py ran) / the original's fastest call now, which
 cancels most of the machine's speed at scoring time: the untouched baseline always scores close to
 original_seconds.
@@ -28,6 +31,7 @@ import numpy as np  # noqa: E402
 HERE = os.path.dirname(os.path.abspath(__file__))
 SCRIPT = "train.py"
 FUNCTION = "conv2d_forward"
+ROUNDS = 3  # passes over the input sets
 RTOL, ATOL = 1e-5, 1e-6
 
 
@@ -105,13 +109,19 @@ def get_score(submission_folder="../env"):
         forward = getattr(module, FUNCTION, None)
         if not callable(forward):
             raise ValueError(f"{SCRIPT} must define the function {FUNCTION}(x, weight, bias, stride, padding)")
-        for k, seed in enumerate(answer["eval_seeds"]):
-            inputs = original.make_inputs(seed)
-            expected, seconds = _timed(original.conv2d_forward, inputs, stride, padding)
-            original_times.append(seconds)
-            output, seconds = _timed(forward, inputs, stride, padding)
-            times.append(seconds)
-            _check(output, expected, k)
+        for turn in range(ROUNDS):
+            for k, seed in enumerate(answer["eval_seeds"]):
+                inputs = original.make_inputs(seed)
+                original_first = (turn + k) % 2 == 0  # neither side always runs on the warmer cache
+                if original_first:
+                    expected, seconds = _timed(original.conv2d_forward, inputs, stride, padding)
+                    original_times.append(seconds)
+                output, seconds = _timed(forward, inputs, stride, padding)
+                times.append(seconds)
+                if not original_first:
+                    expected, seconds = _timed(original.conv2d_forward, inputs, stride, padding)
+                    original_times.append(seconds)
+                _check(output, expected, k)
     return float(answer["original_seconds"] * min(times) / min(original_times))
 
 
