@@ -42,6 +42,7 @@ class Recipe:
     instruction: str  # a ready edit instruction, with this workspace's names
     pattern: str  # code of the right shape for the coder to adapt
     keywords: tuple[str, ...]  # words of a planner's own instruction that ask for this change
+    columns: tuple[str, ...] = ()  # the data columns it brings in: an instruction naming them asks for it
 
 
 def recipes_for(ws: Workspace, code: str) -> list[Recipe]:
@@ -74,12 +75,27 @@ def recipes_for(ws: Workspace, code: str) -> list[Recipe]:
 
 
 def recipe_for_instruction(instruction: str, recipes: list[Recipe]) -> Recipe | None:
-    """The recipe an edit instruction asks for: its own words, or one of its keywords."""
+    """The recipe an edit instruction asks for: its own words, one of its keywords, or its columns (two of them, or
+    its only one). The 0.5B planner wrote "Add the text columns MS_SubClass, MS_Zoning, ... and 25 more" from the
+    recipe's opening and the unused-columns list; matched on no keyword, its coder got no code shape and only cast
+    the columns to a dtype nothing read (ames-house-price, +0.0 %)."""
     said = " ".join(instruction.split()).lower()
     for recipe in recipes:
         if said == " ".join(recipe.instruction.split()).lower():
             return recipe
-    return next((r for r in recipes if any(k in said for k in r.keywords)), None)
+    by_keyword = next((r for r in recipes if any(k in said for k in r.keywords)), None)
+    if by_keyword is not None:
+        return by_keyword
+    named = {r.name: sum(1 for c in r.columns if _names(said, c)) for r in recipes}
+    best = max(recipes, key=lambda r: named[r.name], default=None)
+    if best is None or named[best.name] < min(2, len(best.columns)) or named[best.name] == 0:
+        return None
+    return best
+
+
+def _names(said: str, column: str) -> bool:
+    """Whether a lower-cased instruction names the column as a whole word."""
+    return re.search(rf"(?<![\w.]){re.escape(column.lower())}(?![\w])", said) is not None
 
 
 def _encode_categories(features: tuple[str, list[str]], columns: list[str], train: str, test: str) -> Recipe:
@@ -102,6 +118,7 @@ def _encode_categories(features: tuple[str, list[str]], columns: list[str], trai
             "X_test = X_test.fillna(medians)"
         ),
         keywords=("one-hot", "one hot", "get_dummies", "encode", "categorical"),
+        columns=tuple(columns),
     )
 
 
@@ -128,6 +145,7 @@ def _mean_per_id(features: tuple[str, list[str]], ids: list[str], target: str, t
             " mean.\n" + "\n".join(blocks) + f"\n{name} = {json.dumps([*current, *made])}"
         ),
         keywords=("target encod", "mean encod", "_mean", f"mean {target}"),
+        columns=tuple(ids),
     )
 
 
@@ -167,6 +185,7 @@ def _add_numbers(features: tuple[str, list[str]], columns: list[str], train: str
         instruction=f"Add the number columns {', '.join(columns)} to {name}; {then}",
         pattern=listed if encoded else listed + fill,
         keywords=(),
+        columns=tuple(columns),
     )
 
 

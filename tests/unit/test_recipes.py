@@ -169,6 +169,24 @@ def test_an_instruction_finds_its_recipe_by_its_words_or_keywords(titanic_ws: Wo
     assert recipe_for_instruction("tune the regularisation", recipes) is None
 
 
+def test_an_instruction_naming_a_recipes_columns_finds_it(titanic_ws: Workspace) -> None:
+    """The 0.5B's paraphrase on ames-house-price: the recipe's opening, the unused-columns list, no keyword."""
+    encode, numbers, boost = recipes_for(titanic_ws, TITANIC_LIKE)
+    assert (
+        recipe_for_instruction(
+            "Add the text columns Sex, embarked and 2 more (text categories:)", [encode, numbers, boost]
+        )
+        is encode
+    )
+    assert recipe_for_instruction("Use the sibsp column too", [encode, numbers, boost]) is numbers  # its only column
+    assert recipe_for_instruction("Add the sex column as a number", [encode, numbers, boost]) is None  # one of two
+    assert (
+        recipe_for_instruction("Add sex_ratio and embarked_code", [encode, numbers, boost]) is None
+    )  # not whole words
+    # A keyword outranks the columns it happens to name.
+    assert recipe_for_instruction("Try gradient boosting on sex and embarked", [encode, numbers, boost]) is boost
+
+
 @pytest.mark.parametrize("use_recipes", [True, False])
 def test_the_planner_is_offered_recipes_until_one_is_made(
     tabular_task: Path, tmp_path: Path, use_recipes: bool
