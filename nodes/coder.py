@@ -15,7 +15,7 @@ from budgetmlagent.nodes.llm import call_structured, code_reply_tokens
 from budgetmlagent.nodes.recipes import recipe_for_instruction, recipes_for
 from budgetmlagent.nodes.schemas import CodeReply
 from budgetmlagent.nodes.script_repair import lost_lines, repair_reply
-from budgetmlagent.nodes.world import grounded_context, unknown_references, workspace_of
+from budgetmlagent.nodes.world import all_data_columns, grounded_context, unknown_references, workspace_of
 from budgetmlagent.providers.chat import code_blocks
 from budgetmlagent.workspace.actions import bounded_diff
 from budgetmlagent.workspace.errors import ActionInputError
@@ -115,7 +115,7 @@ def coder(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     new_text = "".join(lines[: start - 1]) + code + "".join(lines[end:]) if segment else code
     repairs: list[str] = []
     if ctx.use_validity_checks and save_name.endswith(".py"):
-        new_text, repairs = repair_reply(original, new_text)
+        new_text, repairs = repair_reply(original, new_text, all_data_columns(ws))
     if new_text == original and save_name == script:
         failures["coder"] = failures.get("coder", 0) + 1
         return update | _failed(state, "The edit changed nothing; give a more specific instruction.", failures)

@@ -15,7 +15,7 @@ from budgetmlagent.nodes.coder import EDIT_ACTIONS, code_request, recipe_pattern
 from budgetmlagent.nodes.llm import call_structured, code_reply_tokens
 from budgetmlagent.nodes.schemas import FixReply
 from budgetmlagent.nodes.script_repair import lost_lines, repair_reply
-from budgetmlagent.nodes.world import grounded_context, unknown_references, workspace_of
+from budgetmlagent.nodes.world import all_data_columns, grounded_context, unknown_references, workspace_of
 from budgetmlagent.workspace.actions import bounded_diff
 from budgetmlagent.workspace.errors import ActionInputError
 
@@ -90,7 +90,7 @@ def debugger(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     fixed = strip_fences(outcome.parsed.code) if outcome.parsed is not None else None
     repairs: list[str] = []
     if fixed is not None and ctx.use_validity_checks:
-        fixed, repairs = repair_reply(code, fixed)
+        fixed, repairs = repair_reply(code, fixed, all_data_columns(ws))
     problem = unknown_references(fixed, ws) if fixed is not None and ctx.use_grounding_checks else None
     if fixed is not None and ctx.use_validity_checks and problem is None:
         problem = lost_lines(code, fixed)  # a 1.5B "fix" of a 23-line script was the one line that crashed

@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import ast
 import builtins
+from collections.abc import Collection
+
+from budgetmlagent.nodes.world import subscript_keys
 
 # A whole-file rewrite of a script this long that keeps under half its lines is a cut-off reply, not an edit.
 SHRINK_CHECK_LINES = 10
@@ -25,9 +28,10 @@ def lost_lines(original: str, new_text: str) -> str | None:
     return f"the reply has {after} lines where the script has {before}"
 
 
-def repair_reply(original: str, reply: str) -> tuple[str, list[str]]:
-    """A whole-script reply made whole: a fragment merged into the original (see merge_fragment), then definitions
-    it dropped put back (see restore_lost_definitions); also one note per repair, for the observation."""
+def repair_reply(original: str, reply: str, data_columns: Collection[str] = ()) -> tuple[str, list[str]]:
+    """A whole-script reply made whole: a fragment merged into the original (see merge_fragment), definitions it
+    dropped put back (see restore_lost_definitions), and, given the data's columns, lines that make new columns
+    moved up before their first use (see hoist_made_columns); also one note per repair, for the observation."""
     notes: list[str] = []
     short = lost_lines(original, reply) or _lost_calls(original, reply)
     merged = merge_fragment(original, reply) if short is not None else None
@@ -39,7 +43,103 @@ def repair_reply(original: str, reply: str) -> tuple[str, list[str]]:
     reply, restored = restore_lost_definitions(original, reply)
     if restored:
         notes.append("Lines the new code still needs but had dropped were put back: " + "; ".join(restored))
+    if data_columns:
+        reply, moved = hoist_made_columns(reply, data_columns)
+        if moved:
+            notes.append(
+                f"The lines that make {', '.join(moved)} came after the first line that reads them; they were moved "
+                "up to just before it."
+            )
     return reply, notes
+
+
+def hoist_made_columns(code: str, data_columns: Collection[str]) -> tuple[str, list[str]]:
+    """`code` with the block that makes new columns moved up to just before the first top-level statement that reads
+    one of them; also those columns, for the observation. Unchanged when nothing reads a column before it is made,
+    or when the block needs something computed in between (moving it would break it) or rebinds a name read there.
+
+    The 1.5B coder pasted the mean-per-id recipe after `model.fit` with the new columns already in FEATURES, so
+    `train[FEATURES]` died on a KeyError, and three debugger attempts did not move it (movielens-rating, twice)."""
+    try:
+        tree = ast.parse(code)
+    except SyntaxError:
+        return code, []
+    body, known = tree.body, set(data_columns)
+    lists: dict[str, list[str]] = {}
+    first_read: dict[tuple[str, str], int] = {}  # (frame, column) -> statement index
+    made_at: dict[tuple[str, str], int] = {}
+    for index, stmt in enumerate(body):
+        for key in _columns_read(stmt, lists):
+            if key[1] not in known and key not in made_at:
+                first_read.setdefault(key, index)
+        for key in _columns_made(stmt, lists):
+            if key[1] not in known:
+                made_at.setdefault(key, index)
+        one_name = isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name)
+        if one_name and isinstance(stmt.value, ast.List | ast.Tuple):
+            lists[stmt.targets[0].id] = subscript_keys(stmt.value, {})
+    early = sorted(key for key, index in first_read.items() if key in made_at and made_at[key] > index)
+    if not early:
+        return code, []
+    reader, end = min(first_read[c] for c in early), max(made_at[c] for c in early)
+    start, needed = end, _loaded_by(body[end])
+    while start - 1 > reader:  # the statements just above that feed the block (means = ..., overall = ...)
+        above = body[start - 1]
+        if not (_bound_by(above) & needed or _columns_made(above, lists) & set(early)):
+            break
+        start -= 1
+        needed |= _loaded_by(above)
+    block = body[start : end + 1]
+    if any(made_at[c] < start for c in early):
+        return code, []
+    available = set(_ALWAYS_BOUND).union(*(_bound_by(s) for s in body[:reader]))
+    for stmt in block:
+        if _loaded_by(stmt) - available - _bound_by(stmt):
+            return code, []  # it needs something computed after the reader
+        available |= _bound_by(stmt)
+    rebound = set().union(*(_bound_by(s) for s in block))
+    if rebound & set().union(*(_loaded_by(s) for s in body[reader:start])):
+        return code, []
+    lines = code.splitlines(keepends=True)
+    if lines and not lines[-1].endswith("\n"):
+        lines[-1] += "\n"
+    first, last = _span(block[0])[0], _span(block[-1])[1]
+    while first > 0 and lines[first - 1].lstrip().startswith("#"):
+        first -= 1  # its comment moves with it
+    moved = lines[first:last]
+    del lines[first:last]
+    at = _span(body[reader])[0]
+    while at > 0 and lines[at - 1].lstrip().startswith("#"):
+        at -= 1  # above the reader's own comment
+    lines[at:at] = [*moved, "\n"]
+    hoisted = "".join(lines)
+    try:
+        ast.parse(hoisted)
+    except SyntaxError:
+        return code, []
+    return hoisted, sorted({column for _, column in early})
+
+
+def _columns_read(stmt: ast.stmt, lists: dict[str, list[str]]) -> set[tuple[str, str]]:
+    """(frame, column) pairs a statement reads: train["a"], train[["a", "b"]], train[FEATURES]."""
+    return {
+        (node.value.id, key)
+        for node in ast.walk(stmt)
+        if isinstance(node, ast.Subscript) and isinstance(node.ctx, ast.Load) and isinstance(node.value, ast.Name)
+        for key in subscript_keys(node.slice, lists)
+    }
+
+
+def _columns_made(stmt: ast.stmt, lists: dict[str, list[str]]) -> set[tuple[str, str]]:
+    """(frame, column) pairs an assignment makes: train["a"] = ..."""
+    if not isinstance(stmt, ast.Assign):
+        return set()
+    return {
+        (target.value.id, key)
+        for target in stmt.targets
+        if isinstance(target, ast.Subscript) and isinstance(target.value, ast.Name)
+        for key in subscript_keys(target.slice, lists)
+    }
 
 
 def _lost_calls(original: str, reply: str) -> str | None:

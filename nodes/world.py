@@ -184,6 +184,11 @@ def target_columns(train_columns: list[str], test_columns: list[str]) -> list[st
     return [c for c in train_columns if c not in set(test_columns)]
 
 
+def all_data_columns(ws: Workspace) -> set[str]:
+    """Every column of every CSV in the workspace: the names a script reads rather than makes."""
+    return set().union(*(data_columns_of(ws.root / rel) for rel in ws.files() if rel.endswith(".csv")))
+
+
 def data_columns_of(path: Path) -> list[str]:
     try:
         with path.open(newline="", encoding="utf-8", errors="replace") as fh:
@@ -206,7 +211,7 @@ def call_name(node: ast.Call) -> str:
     return func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
 
 
-def _strings(node: ast.AST | None, lists: dict[str, list[str]]) -> list[str]:
+def subscript_keys(node: ast.AST | None, lists: dict[str, list[str]]) -> list[str]:
     """String keys of a subscript: 'a', ['a', 'b'], or a name bound to a list of strings."""
     if isinstance(node, ast.Constant) and isinstance(node.value, str):
         return [node.value]
@@ -244,7 +249,7 @@ def unknown_references(code: str, ws: Workspace) -> str | None:
                     if isinstance(name, ast.Name):
                         assigned[name.id] = assigned.get(name.id, 0) + 1
                     if isinstance(name, ast.Subscript):
-                        created.update(_strings(name.slice, lists))
+                        created.update(subscript_keys(name.slice, lists))
             value = node.value
             if isinstance(node, ast.Assign) and len(targets) == 1 and isinstance(targets[0], ast.Name):
                 if isinstance(value, ast.Call) and call_name(value) == "read_csv" and value.args:
@@ -254,7 +259,7 @@ def unknown_references(code: str, ws: Workspace) -> str | None:
                         if rel in files and rel.endswith(".csv"):
                             frames[targets[0].id] = (rel, data_columns_of(ws.root / rel))
                 elif isinstance(value, ast.List | ast.Tuple):
-                    lists[targets[0].id] = _strings(value, {})
+                    lists[targets[0].id] = subscript_keys(value, {})
         if isinstance(node, ast.Call):  # columns made by assign(...) or rename(columns={...})
             created.update(k.arg for k in node.keywords if k.arg and call_name(node) == "assign")
             for k in node.keywords:
@@ -274,7 +279,7 @@ def unknown_references(code: str, ws: Workspace) -> str | None:
         if var not in frames or assigned.get(var, 0) != 1:
             continue
         rel, columns = frames[var]
-        for key in _strings(node.slice, lists):
+        for key in subscript_keys(node.slice, lists):
             if key not in columns and key not in created:
                 unknown.setdefault(rel, set()).add(key)
     headers = dict(frames.values())  # each CSV's header, read once above

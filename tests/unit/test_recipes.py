@@ -285,3 +285,78 @@ def test_a_one_line_reply_is_merged_and_measured(measured_task: Path, tmp_path: 
     state, _ = run_graph(measured_task, tmp_path, {BASE: [edit(), code("score = 0.9\n"), LIST]}, max_steps=1)
     assert "it was merged into the script by the names it assigns" in state["steps"][0]["observation"]
     assert state["measured"] == [(1, 0.9)]
+
+
+def test_a_recipe_pasted_after_its_first_use_is_moved_up_and_runs(ratings_ws: Workspace) -> None:
+    """movielens, in two runs: the coder put the mean-per-id lines after the fit, the new columns already in
+    FEATURES, and three debugger attempts left them there."""
+    from budgetmlagent.nodes.script_repair import repair_reply
+    from budgetmlagent.nodes.world import all_data_columns
+
+    means = recipes_for(ratings_ws, RATINGS_LIKE)[0]
+    made = means.pattern.splitlines()[-1]  # FEATURES = ["year", "userId_mean", "movieId_mean"]
+    late = RATINGS_LIKE.replace('FEATURES = ["year"]', made)
+    late = late.replace("print(list(model.predict(X_test)))", means.pattern + "\nprint(list(model.predict(X_test)))")
+    (ratings_ws.root / "late.py").write_text(late)
+    broken = subprocess.run([sys.executable, "late.py"], cwd=ratings_ws.root, capture_output=True, text=True)
+    assert "KeyError" in broken.stderr  # as the coder wrote it
+    fixed, notes = repair_reply(RATINGS_LIKE, late, all_data_columns(ratings_ws))
+    assert notes == [
+        "The lines that make movieId_mean, userId_mean came after the first line that reads them; they were moved "
+        "up to just before it."
+    ]
+    assert fixed.index('test = pd.read_csv("test.csv")') < fixed.index("# After the read_csv lines")
+    assert fixed.index("# After the read_csv lines") < fixed.index("medians = train[FEATURES]")
+    (ratings_ws.root / "fixed.py").write_text(fixed)
+    done = subprocess.run([sys.executable, "fixed.py"], cwd=ratings_ws.root, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    before = subprocess.run([sys.executable, "train.py"], cwd=ratings_ws.root, capture_output=True, text=True)
+    rmse = [float(out.stdout.split("RMSE: ")[1].split()[0]) for out in (before, done)]
+    assert rmse[1] < 0.8 * rmse[0]
+    assert repair_reply(RATINGS_LIKE, late) == (late, [])  # without the data's columns nothing is known to be made
+
+
+HEAD = 'import pandas as pd\nFEATURES = ["size", "twice"]\ntrain = pd.read_csv("train.csv")\n'
+
+
+@pytest.mark.parametrize(
+    ("why", "code"),
+    [
+        ("nothing read early", HEAD + 'train["twice"] = train["size"] * 2\nX = train[FEATURES]\n'),
+        (
+            "the block needs the model fitted after the first read",
+            HEAD + 'X = train[FEATURES]\nmodel = fit(X)\ntrain["twice"] = model.predict(X)\n',
+        ),
+        (
+            "the block rebinds a name read in between",
+            HEAD + 'X = train[FEATURES]\nscale = 3\nprint(scale)\nscale = 2\ntrain["twice"] = train["size"] * scale\n',
+        ),
+        (
+            "a data column re-made later",
+            HEAD.replace('"twice"', '"color"') + 'X = train[FEATURES]\ntrain["color"] = 1\n',
+        ),
+        ("made where it is read", HEAD + 'train["twice"] = train["twice"] * 2\n'),
+        ("not python", HEAD + "X = train[FEATURES\n"),
+    ],
+)
+def test_made_columns_stay_where_they_are_when_moving_them_would_change_the_script(why: str, code: str) -> None:
+    from budgetmlagent.nodes.script_repair import hoist_made_columns
+
+    assert hoist_made_columns(code, ["id", "size", "color", "age", "label"]) == (code, []), why
+
+
+def test_a_coder_reply_that_makes_a_column_after_using_it_is_repaired_before_it_runs(
+    tabular_task: Path, tmp_path: Path
+) -> None:
+    late = (
+        HEAD
+        + "score = 0.5 + 0.4 * (train[FEATURES].shape[1] == 2)\n"
+        + 'train["twice"] = train["size"] * 2\n'
+        + 'with open("submission.csv", "w") as fh:\n    fh.write(f"{score}\\n")\n'
+        + 'print(f"validation score: {score}")\n'
+    )
+    state, _ = run_graph(tabular_task, tmp_path, {BASE: [edit(), code(late), LIST]}, max_steps=1)
+    step = state["steps"][0]
+    assert step["ok"], step["observation"]
+    assert "The lines that make twice came after the first line that reads them" in step["observation"]
+    assert state["measured"] == [(1, 0.9)]
