@@ -360,3 +360,47 @@ def test_a_coder_reply_that_makes_a_column_after_using_it_is_repaired_before_it_
     assert step["ok"], step["observation"]
     assert "The lines that make twice came after the first line that reads them" in step["observation"]
     assert state["measured"] == [(1, 0.9)]
+
+
+NETWORK_LIKE = textwrap.dedent(
+    """\
+    import torch
+    from torch import nn
+
+    torch.manual_seed(0)
+    X = torch.randn(256, 8)
+    y = (X[:, 0] + X[:, 1] > 0).long()
+    net = nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 2))
+    opt = torch.optim.SGD(net.parameters(), lr=0.01)
+    N_EPOCHS = 1
+    for epoch in range(N_EPOCHS):
+        for start in range(0, 256, 32):
+            opt.zero_grad()
+            loss = nn.functional.cross_entropy(net(X[start : start + 32]), y[start : start + 32])
+            loss.backward()
+            opt.step()
+    print(f"Validation accuracy: {(net(X).argmax(1) == y).float().mean().item():.4f}")
+    """
+)
+
+
+def test_a_network_trained_with_sgd_gets_the_adam_recipe_and_it_runs(tmp_path: Path) -> None:
+    """fashion-mnist: offered nothing for a network on images, the 0.5B planner asked to remove the images."""
+    ws = Workspace(tmp_path, [])
+    (adam,) = recipes_for(ws, NETWORK_LIKE)
+    assert adam.instruction.startswith(
+        "Replace torch.optim.SGD with torch.optim.Adam(net.parameters(), lr=1e-3) and set N_EPOCHS = 5;"
+    )
+    assert adam.pattern == "opt = torch.optim.Adam(net.parameters(), lr=1e-3)\nN_EPOCHS = 5"
+    assert recipe_for_instruction("switch the optimizer to Adam", [adam]) is adam
+    script = NETWORK_LIKE.replace("opt = torch.optim.SGD(net.parameters(), lr=0.01)", adam.pattern.splitlines()[0])
+    script = script.replace("N_EPOCHS = 1", "N_EPOCHS = 5")
+    accuracy = []
+    for name, text in (("before.py", NETWORK_LIKE), ("after.py", script)):
+        (tmp_path / name).write_text(text)
+        done = subprocess.run([sys.executable, name], cwd=tmp_path, capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr
+        accuracy.append(float(done.stdout.split("accuracy: ")[1]))
+    assert accuracy[1] > accuracy[0] + 0.1
+    trained = NETWORK_LIKE.replace("N_EPOCHS = 1", "N_EPOCHS = 8")
+    assert recipes_for(ws, trained)[0].pattern == "opt = torch.optim.Adam(net.parameters(), lr=1e-3)"  # epochs kept
