@@ -33,6 +33,9 @@ class TaskInfo(TypedDict):
     content_hash: str
     validation_pattern: str | None
     validation_baseline: float | None
+    # Output no change may alter (task's invariant_pattern) and what the baseline printed; older checkpoints lack them.
+    invariant_pattern: NotRequired[str | None]
+    invariant_baseline: NotRequired[str | None]
     sandbox: dict[str, Any]  # the task's own script limits (workspace.task.SandboxConfig), over the run's
     main_script: NotRequired[str]  # the script the task is about (train.py); older checkpoints lack it
 

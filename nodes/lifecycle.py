@@ -58,6 +58,8 @@ def prepare(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
         content_hash=task.content_hash,
         validation_pattern=task.validation_pattern if ctx.use_measured_edits else None,
         validation_baseline=base.validation if ctx.use_measured_edits else None,
+        invariant_pattern=task.invariant_pattern if ctx.use_measured_edits else None,
+        invariant_baseline=base.invariant if ctx.use_measured_edits else None,
         sandbox=task.sandbox.model_dump(exclude_none=True),
         main_script=task.baseline_script,
     )

@@ -11,7 +11,7 @@ from budgetmlagent.nodes.coder import EDIT_ACTIONS
 from budgetmlagent.nodes.world import workspace_of
 from budgetmlagent.workspace.scoring import improvement
 from budgetmlagent.workspace.snapshots import restore_snapshot, save_snapshot
-from budgetmlagent.workspace.validation import is_better, read_validation_metric
+from budgetmlagent.workspace.validation import is_better, read_invariant, read_validation_metric
 
 REVERT = "Revert To Best"
 
@@ -56,6 +56,12 @@ def measure_run(state: State, ctx: Context, stdout: str, ok: bool) -> tuple[str,
             "unmeasured: keep the script printing it.",
             {},
         )
+    changed = changed_invariant(task, stdout)
+    if changed is not None:
+        # Not an improvement whatever its metric: the hidden scorer refuses such a version (tiny-gpt-inference kept
+        # a CONTEXT_LENGTH change as its best, +0.3 %, and ended without a score). step_ok False: it escalates.
+        revert = f" {REVERT} restores the best valid version." if ctx.use_best_snapshot and state.get("best") else ""
+        return f"\nNot valid: {changed}; the task requires that output unchanged.{revert}", {"step_ok": False}
     parts = [f"\nMeasured: validation {metric} {value:.6g}"]
     baseline = task.get("validation_baseline")
     if baseline is not None:
@@ -73,6 +79,19 @@ def measure_run(state: State, ctx: Context, stdout: str, ok: bool) -> tuple[str,
         if ctx.use_best_snapshot and state.get("best") is not None:
             parts.append(f"{REVERT} restores that version.")
     return " ".join(parts), update
+
+
+def changed_invariant(task: Any, stdout: str) -> str | None:
+    """How a run's output differs from the baseline's where the task says it must not (invariant_pattern)."""
+    pattern, expected = task.get("invariant_pattern"), task.get("invariant_baseline")
+    if not pattern or expected is None:
+        return None
+    printed = read_invariant(stdout, pattern)
+    if printed == expected:
+        return None
+    if printed is None:
+        return f"this run printed no line matching {pattern!r}, where the original prints {expected!r}"
+    return f"this run printed {printed!r} where the original prints {expected!r} (a line matching {pattern!r})"
 
 
 def revert_to_best(state: State) -> tuple[str, bool]:

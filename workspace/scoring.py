@@ -14,7 +14,7 @@ from typing import Any, Literal
 from budgetmlagent.workspace.integrity import prepare_for_scoring
 from budgetmlagent.workspace.sandbox import cpu_backstop, run_process, sandbox_env, truncate_middle
 from budgetmlagent.workspace.task import Direction, Task
-from budgetmlagent.workspace.validation import read_validation_metric
+from budgetmlagent.workspace.validation import read_invariant, read_validation_metric
 from budgetmlagent.workspace.workspace import Workspace
 
 SUCCESS_THRESHOLD = 0.10
@@ -48,6 +48,8 @@ class ScoreResult:
     seconds: float = 0.0
     # The hold-out metric the baseline script printed (task's validation_pattern), when known.
     validation: float | None = None
+    # The output the baseline script printed that no change may alter (task's invariant_pattern), when known.
+    invariant: str | None = None
     # What had to be repaired in the workspace before scoring (restored read-only files, removed links).
     repairs: tuple[str, ...] = ()
 
@@ -142,17 +144,19 @@ def baseline_score(
     if cache_file.is_file():
         try:
             data = json.loads(cache_file.read_text(encoding="utf-8"))
-            validation = data.get("validation")
+            validation, invariant = data.get("validation"), data.get("invariant")
             return ScoreResult(
                 float(data["score"]),
                 source="cache",
                 seconds=float(data.get("seconds", 0.0)),
                 validation=None if validation is None else float(validation),
+                invariant=None if invariant is None else str(invariant),
             )
         except (OSError, ValueError, KeyError, TypeError):
             pass  # a corrupt cache entry is measured again
     scores: list[float] = []
     validations: list[float] = []
+    invariant: str | None = None
     seconds = 0.0
     for _ in range(max(1, repeats)):
         with tempfile.TemporaryDirectory(prefix="budgetmlagent-baseline-") as tmp:
@@ -168,6 +172,7 @@ def baseline_score(
             printed = read_validation_metric(run.stdout, task.validation_pattern)
             if printed is not None:
                 validations.append(printed)
+            invariant = invariant or read_invariant(run.stdout, task.invariant_pattern)
             result = score_workspace(task, ws.root, timeout_s=timeout_s)
             seconds += result.seconds
             if result.score is None:
@@ -177,11 +182,11 @@ def baseline_score(
     validation = sum(validations) / len(validations) if validations else None
     cache_file.parent.mkdir(parents=True, exist_ok=True)
     payload = {"task": task.name, "content_hash": task.content_hash, "score": mean, "scores": scores}
-    payload |= {"seconds": seconds, "validation": validation}
+    payload |= {"seconds": seconds, "validation": validation, "invariant": invariant}
     tmp_file = cache_file.with_suffix(f".{os.getpid()}.tmp")
     tmp_file.write_text(json.dumps(payload, indent=1), encoding="utf-8")
     tmp_file.replace(cache_file)  # atomic, so parallel benchmark workers never read half a file
-    return ScoreResult(mean, source="measured", seconds=seconds, validation=validation)
+    return ScoreResult(mean, source="measured", seconds=seconds, validation=validation, invariant=invariant)
 
 
 def improvement(score: float, baseline: float, direction: Direction) -> float:

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
 from budgetmlagent.workspace.errors import TaskError
 
@@ -121,6 +121,9 @@ class TaskConfig(BaseModel):
     baseline_script: str = DEFAULT_BASELINE_SCRIPT
     # A regex whose first group is the hold-out metric the scripts print, e.g. "Validation accuracy: (\\S+)".
     validation_pattern: str | None = None
+    # A regex whose first group is output no change may alter, e.g. "First generated tokens: (.*)" for a speed task:
+    # a run that prints another value is not valid, whatever its metric.
+    invariant_pattern: str | None = None
     # Python files in env/ that eval.py imports and runs itself, e.g. ["train.py"] when it times the script's
     # functions: only these decide whether the agent changed the code. Empty: every .py file in env/.
     scored_code: list[str] = Field(default_factory=list)
@@ -135,16 +138,17 @@ class TaskConfig(BaseModel):
                 raise ValueError(f"scored_code names {name!r}: give .py files by their path in env/, e.g. 'train.py'")
         return value
 
-    @field_validator("validation_pattern")
+    @field_validator("validation_pattern", "invariant_pattern")
     @classmethod
-    def _compiles(cls, value: str | None) -> str | None:
+    def _compiles(cls, value: str | None, info: ValidationInfo) -> str | None:
         if value is not None:
             try:
                 compiled = re.compile(value)
             except re.error as exc:
-                raise ValueError(f"validation_pattern is not a valid regular expression: {exc}") from exc
+                raise ValueError(f"{info.field_name} is not a valid regular expression: {exc}") from exc
             if compiled.groups < 1:
-                raise ValueError("validation_pattern needs one group around the number, e.g. 'Validation MAE: (\\S+)'")
+                example = "'Validation MAE: (\\S+)'" if info.field_name == "validation_pattern" else "'Tokens: (.*)'"
+                raise ValueError(f"{info.field_name} needs one group around the value, e.g. {example}")
         return value
 
 
@@ -164,6 +168,7 @@ class Task(BaseModel):
     declared_baseline: float | None = None
     baseline_script: str = DEFAULT_BASELINE_SCRIPT
     validation_pattern: str | None = None
+    invariant_pattern: str | None = None
     scored_code: tuple[str, ...] = ()
     sandbox: SandboxConfig = Field(default_factory=SandboxConfig)
     content_hash: str
@@ -207,6 +212,7 @@ def load_task(path: Path, *, prepare: bool = True, prepare_timeout_s: float = 36
         declared_baseline=config.baseline,
         baseline_script=config.baseline_script,
         validation_pattern=config.validation_pattern,
+        invariant_pattern=config.invariant_pattern,
         scored_code=tuple(config.scored_code),
         sandbox=config.sandbox,
         content_hash=content_hash(root),

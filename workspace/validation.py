@@ -36,3 +36,12 @@ def is_better(value: float, than: float | None, direction: Direction) -> bool:
     if than is None:
         return True
     return value > than if direction == "higher" else value < than
+
+
+def read_invariant(output: str, pattern: str | None) -> str | None:
+    """The last text the pattern's first group finds in a script's output (stripped); None without a pattern or a
+    match. A task's invariant_pattern names output no change may alter (the tokens a faster generate must keep)."""
+    if not pattern or not output:
+        return None
+    found = [(m.group(1) or "").strip() for m in re.finditer(pattern, output, flags=re.MULTILINE)]
+    return found[-1] if found else None

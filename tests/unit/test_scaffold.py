@@ -521,3 +521,36 @@ def test_a_copy_beside_the_scored_script_is_not_a_change(tiny_task: Path, tmp_pa
     assert not same_code(tiny_task / "env", workspace, ["train.py"])
     (workspace / "train.py").mkdir()
     assert not same_code(tiny_task / "env", workspace, ["train.py"])
+
+
+def test_a_run_that_changes_the_invariant_output_is_not_valid_whatever_its_metric(
+    measured_task: Path, tmp_path: Path
+) -> None:
+    """tiny-gpt-inference kept a CONTEXT_LENGTH change (+0.3 %) as its best: other weights, other tokens, so the
+    hidden scorer refused it and the run ended without a score."""
+    from conftest import PATTERN
+
+    config = {"metric": "score", "validation_pattern": PATTERN, "invariant_pattern": r"tokens: (.*)"}
+    (measured_task / "scripts" / "budgetmlagent.json").write_text(json.dumps(config))
+    (measured_task / "env" / "train.py").write_text(BASELINE_TRAIN + 'print("tokens: [1, 2]")\n')
+    other_tokens = IMPROVED_TRAIN + 'print("tokens: [1, 3]")\n'
+    same_tokens = scored(0.6) + 'print("tokens: [1, 2]")\n'
+    no_tokens = scored(0.7)
+    replies = {
+        BASE: [edit("a"), code(other_tokens), code(no_tokens), code(same_tokens), FINAL],
+        TOP: [edit("b"), edit("c")],
+    }
+    state, models = run_graph(measured_task, tmp_path, replies, max_steps=4, escalate_on_no_gain=True)
+    first, second, third = observations(state)[:3]
+    assert "Not valid: this run printed '[1, 3]' where the original prints '[1, 2]'" in first
+    assert "Revert To Best restores the best valid version." in first
+    assert "printed no line matching 'tokens: (.*)'" in second
+    assert "Measured: validation score 0.6 (baseline 0.5, +20.0%) - the best so far." in third
+    assert [s["ok"] for s in state["steps"][:3]] == [False, False, True]
+    assert state["measured"] == [(3, 0.6)]
+    result = state["result"]
+    assert result["best"]["step"] == 3 and result["score"] == 0.6 and result["success"]
+    escalations = [r for r in read_trace(Path(result["run_dir"])) if r["type"] == "escalation"]
+    assert escalations[0]["reason"] == "edit failed verification"  # an invalid run sends the next plan up
+    planners = [c["spec"] for c in models.calls() if c["schema"]["title"] not in ("CodeReply", "FixReply")]
+    assert planners == [BASE, TOP, TOP, BASE]

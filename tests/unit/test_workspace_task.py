@@ -200,3 +200,20 @@ def test_scored_code_names_the_files_eval_runs(tmp_path: Path) -> None:
 def test_scored_code_outside_env_or_not_python_is_a_task_error(tmp_path: Path, name: str) -> None:
     with pytest.raises(TaskError, match="scored_code names"):
         load_task(make_task(tmp_path, prepare=None, config={"scored_code": [name]}))
+
+
+def test_invariant_pattern_needs_a_group(tmp_path: Path) -> None:
+    task = load_task(make_task(tmp_path, prepare=None, config={"invariant_pattern": "Tokens: (.*)"}))
+    assert task.invariant_pattern == "Tokens: (.*)"
+    with pytest.raises(TaskError, match="invariant_pattern needs one group around the value"):
+        load_task(make_task(tmp_path, "no-group", prepare=None, config={"invariant_pattern": "Tokens"}))
+    with pytest.raises(TaskError, match="invariant_pattern is not a valid regular expression"):
+        load_task(make_task(tmp_path, "bad", prepare=None, config={"invariant_pattern": "(unclosed"}))
+
+
+def test_read_invariant_takes_the_last_match_stripped() -> None:
+    from budgetmlagent.workspace.validation import read_invariant
+
+    assert read_invariant("Tokens: [1]\nTokens:  [2, 3] \n", r"Tokens: (.*)") == "[2, 3]"
+    assert read_invariant("nothing here\n", r"Tokens: (.*)") is None
+    assert read_invariant("Tokens: [1]\n", None) is None
