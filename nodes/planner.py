@@ -152,6 +152,7 @@ def check_reply(state: State, ctx: Context, reply: Any) -> str | None:
     if ctx.use_validity_checks:
         bad_edit = (
             edit_of_missing_script(state, action, args)
+            or vague_edit(action, args)
             or edit_already_made(steps, action, args)
             or (inspect_of_shown_script(state, action, args) if ctx.use_briefing else None)
         )
@@ -230,6 +231,22 @@ def repair_line_range(state: State, reply: Any) -> None:
             "lines": [start, end],
             "clamped_to": [args.start_line_number, args.end_line_number],
         },
+    )
+
+
+# A one-word instruction ("Add,", "Improve") cannot say what to change.
+MIN_INSTRUCTION_WORDS = 2
+
+
+def vague_edit(action: str, args: dict[str, Any]) -> str | None:
+    """An edit instruction too short to act on: the 0.5B sent "Add," and the coder guessed at columns that do not
+    exist, then three debugger attempts returned the script unchanged (movielens-rating, v8)."""
+    words = re.findall(r"\w+", str(args.get("edit_instruction", "")))
+    if action not in EDIT_ACTIONS or len(words) >= MIN_INSTRUCTION_WORDS:
+        return None
+    return (
+        f"The edit instruction {args.get('edit_instruction', '')!r} does not say what to change. Write one concrete "
+        "change, naming the columns, the model or the lines, or copy one of the ready instructions word for word."
     )
 
 

@@ -124,7 +124,7 @@ def test_coder_escalates_after_two_edits_broke_the_script(tiny_task: Path, tmp_p
         tiny_task,
         tmp_path,
         {
-            BASE: [edit("a"), code(BROKEN_TRAIN), edit("b"), code(BROKEN_TRAIN), edit("c")],
+            BASE: [edit("change a"), code(BROKEN_TRAIN), edit("change b"), code(BROKEN_TRAIN), edit("change c")],
             TOP: [code(IMPROVED_TRAIN)],
         },
         max_steps=3,
@@ -262,7 +262,7 @@ def test_repeating_the_action_that_just_failed_is_rejected(tiny_task: Path, tmp_
     state, models = run_graph(
         tiny_task,
         tmp_path,
-        {BASE: [edit("a"), code(BROKEN_TRAIN), edit("a"), LIST]},
+        {BASE: [edit("change a"), code(BROKEN_TRAIN), edit("change a"), LIST]},
         debug_attempts=0,
         max_steps=2,
         use_validity_checks=False,  # with them, a failed edit may be asked once more (test_scaffold)

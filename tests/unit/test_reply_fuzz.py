@@ -372,9 +372,9 @@ def test_bad_planner_replies_are_retried_then_escalated(
 def test_bad_coder_replies_fail_the_edit_and_escalate_the_coder(
     tiny_task: Path, tmp_path_factory: pytest.TempPathFactory, bad: list[Completion]
 ) -> None:
-    base = [Completion(json.dumps(edit("a"))), bad[0], Completion(json.dumps(edit("b"))), bad[1]]
+    base = [Completion(json.dumps(edit("change a"))), bad[0], Completion(json.dumps(edit("change b"))), bad[1]]
     provider = MockedProvider(
-        {BASE: [*base, Completion(json.dumps(edit("c")))], TOP: [Completion(json.dumps(code(IMPROVED_TRAIN)))]}
+        {BASE: [*base, Completion(json.dumps(edit("change c")))], TOP: [Completion(json.dumps(code(IMPROVED_TRAIN)))]}
     )
     state = _run(  # the planner stays at BASE: only the coder's cascade is under test; code replies as JSON
         tiny_task, tmp_path_factory.mktemp("run"), provider, max_steps=3, debug_attempts=0, escalate_on_no_gain=False,

@@ -25,7 +25,9 @@ def observations(state: dict[str, Any]) -> list[str]:
 
 
 def test_every_run_is_measured_against_the_best_and_revert_restores_it(measured_task: Path, tmp_path: Path) -> None:
-    replies = {BASE: [edit("better"), code(IMPROVED_TRAIN), edit("worse"), code(scored(0.7)), REVERT, FINAL]}
+    replies = {
+        BASE: [edit("make it better"), code(IMPROVED_TRAIN), edit("make it worse"), code(scored(0.7)), REVERT, FINAL]
+    }
     state, _ = run_graph(measured_task, tmp_path, replies)
     first, second, revert = observations(state)[:3]
     assert (
@@ -45,7 +47,7 @@ def test_every_run_is_measured_against_the_best_and_revert_restores_it(measured_
 
 
 def test_final_answer_restores_the_best_snapshot_and_records_both_verdicts(measured_task: Path, tmp_path: Path) -> None:
-    replies = {BASE: [edit("better"), code(IMPROVED_TRAIN), edit("worse"), code(scored(0.52)), FINAL]}
+    replies = {BASE: [edit("make it better"), code(IMPROVED_TRAIN), edit("make it worse"), code(scored(0.52)), FINAL]}
     state, _ = run_graph(measured_task, tmp_path, replies)
     result = state["result"]
     assert result["status"] == "final_answer"
@@ -57,7 +59,7 @@ def test_final_answer_restores_the_best_snapshot_and_records_both_verdicts(measu
 
 
 def test_the_step_cap_restores_the_best_snapshot(measured_task: Path, tmp_path: Path) -> None:
-    replies = {BASE: [edit("better"), code(IMPROVED_TRAIN), edit("worse"), code(scored(0.3))]}
+    replies = {BASE: [edit("make it better"), code(IMPROVED_TRAIN), edit("make it worse"), code(scored(0.3))]}
     state, _ = run_graph(measured_task, tmp_path, replies, max_steps=2)
     result = state["result"]
     assert result["status"] == "step_cap" and result["last"]["score"] == 0.3 and result["score"] == 0.9
@@ -80,7 +82,7 @@ def test_a_run_that_never_improves_still_ends_with_the_baseline_score(measured_t
 
 
 def test_final_answer_needs_a_measured_improvement(measured_task: Path, tmp_path: Path) -> None:
-    replies = {BASE: [edit("worse"), code(scored(0.4)), FINAL, LIST]}
+    replies = {BASE: [edit("make it worse"), code(scored(0.4)), FINAL, LIST]}
     state, models = run_graph(measured_task, tmp_path, replies, max_steps=2)
     feedback = models.calls(BASE)[3]["messages"][-1].content
     assert "Final Answer rejected: no run has measured a validation score better than the baseline's (0.5)" in feedback
@@ -97,7 +99,9 @@ def test_a_claim_no_measurement_backs_is_an_invalid_reply(measured_task: Path, t
 
 
 def test_an_edit_saved_as_another_kind_of_file_is_saved_in_place(measured_task: Path, tmp_path: Path) -> None:
-    clobber = plan("Edit Script (AI)", script_name="train.py", edit_instruction="x", save_name="submission.csv")
+    clobber = plan(
+        "Edit Script (AI)", script_name="train.py", edit_instruction="raise the score", save_name="submission.csv"
+    )
     state, _ = run_graph(measured_task, tmp_path, {BASE: [clobber, code(IMPROVED_TRAIN)]}, max_steps=1)
     run_dir = Path(state["result"]["run_dir"])
     repaired = [r for r in read_trace(run_dir) if r["type"] == "repaired"]
@@ -123,7 +127,7 @@ def test_inspecting_the_script_the_briefing_shows_is_an_invalid_reply(measured_t
 
 
 def test_the_planner_sees_validation_numbers_not_the_hidden_test_score(measured_task: Path, tmp_path: Path) -> None:
-    replies = {BASE: [edit("better"), code(IMPROVED_TRAIN), LIST]}
+    replies = {BASE: [edit("make it better"), code(IMPROVED_TRAIN), LIST]}
     _, models = run_graph(measured_task, tmp_path, replies, max_steps=2)
     situation = models.calls(BASE)[2]["messages"][-1].content
     assert "Validation score: baseline 0.5; best so far 0.9 (step 1, +80.0%)." in situation
@@ -131,7 +135,7 @@ def test_the_planner_sees_validation_numbers_not_the_hidden_test_score(measured_
 
 
 def test_switches_turn_each_piece_off(measured_task: Path, tmp_path: Path) -> None:
-    replies = {BASE: [edit("better"), code(IMPROVED_TRAIN), edit("worse"), code(scored(0.52)), FINAL]}
+    replies = {BASE: [edit("make it better"), code(IMPROVED_TRAIN), edit("make it worse"), code(scored(0.52)), FINAL]}
     state, models = run_graph(measured_task, tmp_path, replies, use_best_snapshot=False)
     result = state["result"]
     assert result["best"] is None and result["score"] == 0.52  # MLAgentBench's rule: the last state counts
@@ -232,7 +236,7 @@ def test_the_same_edit_instruction_twice_is_an_invalid_reply(measured_task: Path
 def test_the_briefing_shows_the_planner_the_data_and_the_numbered_script(
     measured_task: Path, tmp_path: Path, briefing: bool
 ) -> None:
-    replies = {BASE: [edit("better"), code(IMPROVED_TRAIN), LIST]}
+    replies = {BASE: [edit("make it better"), code(IMPROVED_TRAIN), LIST]}
     _, models = run_graph(measured_task, tmp_path, replies, max_steps=2, use_briefing=briefing)
     first, second = models.calls(BASE)[0]["messages"], models.calls(BASE)[2]["messages"]
     numbered_first_line = f"1: {BASELINE_TRAIN.splitlines()[0]}"
@@ -339,7 +343,9 @@ def test_a_fix_that_drops_most_lines_is_not_applied(measured_task: Path, tmp_pat
 
 def test_revert_is_offered_only_when_it_would_change_something(measured_task: Path, tmp_path: Path) -> None:
     # After an improvement the workspace is the best version: a revert would be a no-op (nine in a row in a sweep).
-    replies = {BASE: [edit("better"), code(IMPROVED_TRAIN), REVERT, edit("worse"), code(scored(0.7)), REVERT]}
+    replies = {
+        BASE: [edit("make it better"), code(IMPROVED_TRAIN), REVERT, edit("make it worse"), code(scored(0.7)), REVERT]
+    }
     state, models = run_graph(measured_task, tmp_path, replies, max_steps=3)
     rejected = [r for r in read_trace(Path(state["result"]["run_dir"])) if r["type"] == "rejected"]
     assert len(rejected) == 1 and rejected[0]["step"] == 2
@@ -420,7 +426,7 @@ def test_an_edit_that_measures_no_gain_sends_the_next_plan_up_the_cascade(
     measured_task: Path, tmp_path: Path, on: bool
 ) -> None:
     # The 0.5B's edits ran and changed nothing that mattered (requoted strings); it planned the next one too.
-    base = [edit("requote"), code(scored(0.45))]
+    base = [edit("requote strings"), code(scored(0.45))]
     replies = {BASE: [*base, code(IMPROVED_TRAIN), LIST], TOP: [edit("add a column")]}
     if not on:
         replies = {BASE: [*base, edit("add a column"), code(IMPROVED_TRAIN), LIST]}
@@ -474,7 +480,9 @@ def test_undo_after_a_rolled_back_edit_does_not_bring_the_broken_script_back(
     # The rollback used to write the old text again, pushing the broken version on the undo stack; Undo restored it.
     undo = plan("Undo Edit Script", script_name="train.py")
     broken_fix = {"diagnosis": "try", "code": BROKEN_TRAIN.replace("undefined_name", "still_undefined")}
-    replies = {BASE: [edit("better"), code(IMPROVED_TRAIN), edit("break"), code(BROKEN_TRAIN), broken_fix, undo]}
+    replies = {
+        BASE: [edit("make it better"), code(IMPROVED_TRAIN), edit("break it"), code(BROKEN_TRAIN), broken_fix, undo]
+    }
     state, _ = run_graph(measured_task, tmp_path, replies, max_steps=3, debug_attempts=1, escalate_on_no_gain=False)
     assert "was restored to its previous version" in state["steps"][1]["observation"]
     undone = state["steps"][2]["observation"]
@@ -537,8 +545,8 @@ def test_a_run_that_changes_the_invariant_output_is_not_valid_whatever_its_metri
     same_tokens = scored(0.6) + 'print("tokens: [1, 2]")\n'
     no_tokens = scored(0.7)
     replies = {
-        BASE: [edit("a"), code(other_tokens), code(no_tokens), code(same_tokens), FINAL],
-        TOP: [edit("b"), edit("c")],
+        BASE: [edit("change a"), code(other_tokens), code(no_tokens), code(same_tokens), FINAL],
+        TOP: [edit("change b"), edit("change c")],
     }
     state, models = run_graph(measured_task, tmp_path, replies, max_steps=4, escalate_on_no_gain=True)
     first, second, third = observations(state)[:3]
@@ -554,3 +562,14 @@ def test_a_run_that_changes_the_invariant_output_is_not_valid_whatever_its_metri
     assert escalations[0]["reason"] == "edit failed verification"  # an invalid run sends the next plan up
     planners = [c["spec"] for c in models.calls() if c["schema"]["title"] not in ("CodeReply", "FixReply")]
     assert planners == [BASE, TOP, TOP, BASE]
+
+
+def test_a_one_word_edit_instruction_is_an_invalid_reply(measured_task: Path, tmp_path: Path) -> None:
+    """The 0.5B sent "Add,"; the coder guessed at columns the data lacks and the debugger never recovered."""
+    state, _ = run_graph(measured_task, tmp_path, {BASE: [edit("Add,"), LIST]}, max_steps=1)
+    rejected = [r for r in read_trace(Path(state["result"]["run_dir"])) if r["type"] == "rejected"]
+    assert rejected[0]["error"].startswith("The edit instruction 'Add,' does not say what to change.")
+    assert state["steps"][0]["action"] == "List Files" and state["edits_made"] == 0
+    replies = {BASE: [edit("Add,"), code(IMPROVED_TRAIN)]}
+    state, _ = run_graph(measured_task, tmp_path / "off", replies, max_steps=1, use_validity_checks=False)
+    assert state["edits_made"] == 1  # the ablation lets it through
