@@ -121,8 +121,10 @@ def _check_config(root: Path) -> tuple[TaskConfig, list[Finding]]:
 
 
 def _check_env(env: Path, config: TaskConfig, *, waiting_for_prepare: bool) -> list[Finding]:
-    waiting = waiting_for_prepare
-    return _check_baseline_script(env, config, waiting) + _check_scored_code(env, config, waiting)
+    return [
+        *_check_baseline_script(env, config, waiting_for_prepare),
+        *_check_scored_code(env, config, waiting_for_prepare),
+    ]
 
 
 def _check_baseline_script(env: Path, config: TaskConfig, waiting_for_prepare: bool) -> list[Finding]:

@@ -251,14 +251,13 @@ def _adam(tree: ast.Module, sgd: ast.Call) -> Recipe:
         ),
         None,
     )
-    more = epochs is not None and epochs[1] < ADAM_EPOCHS
+    more_epochs = f"{epochs[0]} = {ADAM_EPOCHS}" if epochs is not None and epochs[1] < ADAM_EPOCHS else None
     return Recipe(
         name="Adam optimizer",
         instruction=f"Replace torch.optim.SGD with torch.optim.Adam({params}, lr=1e-3)"
-        + (f" and set {epochs[0]} = {ADAM_EPOCHS}" if more and epochs else "")
+        + (f" and set {more_epochs}" if more_epochs else "")
         + "; keep the network, the data, the split and the submission as they are.",
-        pattern=f"{optimizer} = torch.optim.Adam({params}, lr=1e-3)"
-        + (f"\n{epochs[0]} = {ADAM_EPOCHS}" if more and epochs else ""),
+        pattern=f"{optimizer} = torch.optim.Adam({params}, lr=1e-3)" + (f"\n{more_epochs}" if more_epochs else ""),
         keywords=("adam", "optimizer"),
     )
 
