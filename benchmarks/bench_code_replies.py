@@ -21,15 +21,15 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from budgetmlagent.graph.context import Context
-from budgetmlagent.graph.presets import LOCAL_TOP
 from budgetmlagent.nodes.coder import edit_messages, strip_fences
-from budgetmlagent.nodes.llm import code_reply_tokens
-from budgetmlagent.nodes.recipes import recipes_for
-from budgetmlagent.nodes.schemas import CodeReply
-from budgetmlagent.nodes.script_repair import lost_lines
+from budgetmlagent.prompts.replies import CodeReply
 from budgetmlagent.providers.chat import invoke_fenced, invoke_structured, load_chat_model
 from budgetmlagent.providers.local_server import stop_all
+from budgetmlagent.runtime.context import Context
+from budgetmlagent.runtime.llm import code_reply_tokens
+from budgetmlagent.runtime.presets import LOCAL_TOP
+from budgetmlagent.scaffold.recipes import recipes_for
+from budgetmlagent.scaffold.script_repair import lost_lines
 from budgetmlagent.workspace.workspace import Workspace
 
 TASKS_DIR = Path(__file__).resolve().parent / "tasks"

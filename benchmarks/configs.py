@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from budgetmlagent.graph.presets import resolve_preset
+from budgetmlagent.runtime.presets import resolve_preset
 
 RETRIEVAL_SUFFIX = "+R"
 BASE_CONFIGS = ("single-base", "single-expert", "cascade", "cascade+expert")

@@ -7,7 +7,7 @@ from pathlib import Path
 from statistics import median
 from typing import Any
 
-from budgetmlagent.graph.run_folder import read_trace
+from budgetmlagent.runtime.run_folder import read_trace
 
 
 def run_stats(run_dir: Path) -> dict[str, Any]:

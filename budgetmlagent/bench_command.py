@@ -83,11 +83,11 @@ def bench_command(args: argparse.Namespace) -> int:
 def check_sweep(args: argparse.Namespace) -> tuple[list[Path], dict[str, Any]]:
     """Task folders and `--set` overrides of a sweep, after refusing anything that would fail every cell."""
     from budgetmlagent.benchmarks.configs import ConfigError, parse_config
-    from budgetmlagent.benchmarks.suite import resolve_task
-    from budgetmlagent.graph.context import parse_settings
-    from budgetmlagent.graph.presets import PresetError, resolve_preset
     from budgetmlagent.preflight import BadInput, static_task_problems
+    from budgetmlagent.runtime.context import parse_settings
+    from budgetmlagent.runtime.presets import PresetError, resolve_preset
     from budgetmlagent.workspace.errors import TaskError
+    from budgetmlagent.workspace.task_check import resolve_task
 
     try:
         tasks = [resolve_task(name) for name in args.tasks]

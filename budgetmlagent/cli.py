@@ -18,7 +18,7 @@ DEBUG_ENV = "BUDGETMLAGENT_DEBUG"
 def build_parser() -> argparse.ArgumentParser:
     from budgetmlagent import __version__
     from budgetmlagent.bench_command import add_bench_parser
-    from budgetmlagent.providers.commands import add_models_parser
+    from budgetmlagent.models_command import add_models_parser
     from budgetmlagent.resume_command import add_resume_parser
     from budgetmlagent.run_command import add_run_parser
     from budgetmlagent.tasks_command import add_tasks_parser

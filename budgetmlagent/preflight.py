@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from budgetmlagent.graph.context import Context
+    from budgetmlagent.runtime.context import Context
     from budgetmlagent.workspace.task import Task
 
 USAGE_EXIT = 2  # a setting or model the command cannot use: nothing ran
@@ -47,7 +47,7 @@ def one_line(text: str) -> str:
 
 def context_from(settings: dict[str, Any], pairs: list[str]) -> Context:
     """Context from command-line flags plus `--set NAME=VALUE` pairs, refusing unusable values and models."""
-    from budgetmlagent.graph.context import Context, parse_settings
+    from budgetmlagent.runtime.context import Context, parse_settings
 
     try:
         overrides = parse_settings(pairs)
@@ -60,7 +60,7 @@ def context_from(settings: dict[str, Any], pairs: list[str]) -> Context:
 
 def check_context(ctx: Context) -> None:
     """Settings in range, every model spec well-formed, with its API key and catalogue entry."""
-    from budgetmlagent.graph.context import settings_problems
+    from budgetmlagent.runtime.context import settings_problems
 
     problems = settings_problems(ctx)
     if problems:
@@ -81,8 +81,8 @@ def role_models(ctx: Context) -> list[tuple[str, str]]:
 
 def check_models(ctx: Context) -> None:
     """Every spec parses, names a catalogued local model, and has the API key its provider needs."""
-    from budgetmlagent.graph.presets import PresetError
     from budgetmlagent.providers.specs import SpecError, parse_spec
+    from budgetmlagent.runtime.presets import PresetError
 
     try:
         pairs = role_models(ctx)
@@ -156,7 +156,7 @@ def check_local_models_installed(ctx: Context) -> None:
 
 def static_task_problems(task_dir: Path) -> list[str]:
     """What a task folder lacks before anything runs (no prepare.py, no scoring): `tasks check` findings."""
-    from budgetmlagent.benchmarks.suite import check_task_folder
+    from budgetmlagent.workspace.task_check import check_task_folder
 
     return [finding.message for finding in check_task_folder(task_dir) if finding.level == "error"]
 

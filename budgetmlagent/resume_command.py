@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
-    from budgetmlagent.graph.context import Context
+    from budgetmlagent.runtime.context import Context
 
 
 def add_resume_parser(sub: argparse._SubParsersAction) -> None:
@@ -30,9 +30,9 @@ def resume_point(values: dict[str, Any]) -> Literal["finished", "not_started", "
 def resume_command(args: argparse.Namespace) -> int:
     from rich.console import Console
 
-    from budgetmlagent.graph.durable import trim_trace
     from budgetmlagent.preflight import BadInput, check_context, check_local_models_installed
     from budgetmlagent.run_command import escape, show_error, stream_run
+    from budgetmlagent.runtime.durable import trim_trace
 
     console = Console(stderr=True, soft_wrap=True, emoji=False, highlight=False)
     run_dir: Path = args.run_dir
@@ -79,8 +79,8 @@ def saved_state(run_dir: Path) -> tuple[dict[str, Any], tuple[str, ...]]:
     import sqlite3
 
     from budgetmlagent.graph import build_graph
-    from budgetmlagent.graph.durable import CHECKPOINT_FILE, open_checkpointer, thread_config
     from budgetmlagent.preflight import BadInput
+    from budgetmlagent.runtime.durable import CHECKPOINT_FILE, open_checkpointer, thread_config
 
     if not (run_dir / CHECKPOINT_FILE).is_file():
         raise BadInput(f"{run_dir} has no {CHECKPOINT_FILE}: not a resumable run folder (give the folder `run` made)")

@@ -80,8 +80,8 @@ def run_command(args: argparse.Namespace) -> int:
 
 def check_run_folder(run_dir: Path) -> None:
     """A new run needs an empty (or new) folder it can write; a used one is resumed, never overwritten."""
-    from budgetmlagent.graph.durable import CHECKPOINT_FILE
     from budgetmlagent.preflight import BadInput
+    from budgetmlagent.runtime.durable import CHECKPOINT_FILE
 
     if run_dir.exists() and not run_dir.is_dir():
         raise BadInput(f"--out {run_dir} is a file, not a folder: give a new folder for the run")
@@ -96,7 +96,7 @@ def check_run_folder(run_dir: Path) -> None:
 
 def record_failed_start(run_dir: Path, task_dir: str, error: str) -> None:
     """A run that cannot start still leaves its folder with a result.json that says why (as `prepare` does)."""
-    from budgetmlagent.graph.run_folder import write_json
+    from budgetmlagent.runtime.run_folder import write_json
 
     run_dir.mkdir(parents=True, exist_ok=True)
     write_json(run_dir / "result.json", {"task": task_dir, "status": "error", "success": False, "error": error})
@@ -123,7 +123,7 @@ def stream_run(inputs: dict[str, Any] | None, ctx: Any, run_dir: Path, console: 
     from langgraph.types import Command
 
     from budgetmlagent.graph import build_graph, recursion_limit
-    from budgetmlagent.graph.durable import open_checkpointer, thread_config
+    from budgetmlagent.runtime.durable import open_checkpointer, thread_config
 
     checkpointer = open_checkpointer(run_dir)
     graph = build_graph(checkpointer=checkpointer)
@@ -166,8 +166,8 @@ def stopped_by_exception(console: Any, run_dir: Path, exc: Exception, task_dir: 
     """Record an exception that stopped a run (result.json, error.log) and say so on one line."""
     import traceback
 
-    from budgetmlagent.graph.run_folder import write_json
     from budgetmlagent.preflight import one_line
+    from budgetmlagent.runtime.run_folder import write_json
 
     message = one_line(f"{type(exc).__name__}: {exc}")
     resume_hint = f"`budgetmlagent resume {run_dir}` continues from the last completed step"

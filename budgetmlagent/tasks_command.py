@@ -25,8 +25,8 @@ def add_tasks_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def list_command(args: argparse.Namespace) -> int:
-    from budgetmlagent.benchmarks.suite import bundled_tasks
     from budgetmlagent.workspace.task import CONFIG_FILE
+    from budgetmlagent.workspace.task_check import bundled_tasks
 
     tasks = bundled_tasks()
     rows = []
@@ -42,8 +42,8 @@ def list_command(args: argparse.Namespace) -> int:
 
 
 def check_command(args: argparse.Namespace) -> int:
-    from budgetmlagent.benchmarks.suite import REFERENCE_DIR, check_task_folder, resolve_task
     from budgetmlagent.workspace.errors import TaskError
+    from budgetmlagent.workspace.task_check import REFERENCE_DIR, check_task_folder, resolve_task
 
     marks = {"ok": "ok  ", "warning": "warn", "error": "FAIL"}
     try:
@@ -65,11 +65,11 @@ def check_command(args: argparse.Namespace) -> int:
 
 
 def _check_by_running(path: Path, timeout_s: float, *, has_reference: bool) -> int:
-    from budgetmlagent.benchmarks.suite import reference_check
     from budgetmlagent.preflight import one_line
     from budgetmlagent.workspace.errors import TaskError
     from budgetmlagent.workspace.scoring import baseline_score
     from budgetmlagent.workspace.task import load_task
+    from budgetmlagent.workspace.task_check import reference_check
 
     try:
         if has_reference:

@@ -5,7 +5,6 @@ from __future__ import annotations
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 
-from budgetmlagent.graph.context import Context
 from budgetmlagent.graph.routing import (
     route_after_approval,
     route_after_executor,
@@ -14,7 +13,6 @@ from budgetmlagent.graph.routing import (
     route_after_prepare,
     route_to_run,
 )
-from budgetmlagent.graph.state import InputState, State
 from budgetmlagent.nodes.approval import approval
 from budgetmlagent.nodes.coder import coder
 from budgetmlagent.nodes.debugger import debugger
@@ -25,6 +23,8 @@ from budgetmlagent.nodes.lifecycle import evaluate, prepare
 from budgetmlagent.nodes.observe import observe
 from budgetmlagent.nodes.planner import planner
 from budgetmlagent.nodes.workers import worker
+from budgetmlagent.runtime.context import Context
+from budgetmlagent.runtime.state import InputState, State
 
 # One step runs planner -> (coder | expert | worker | executor [-> debugger]*) -> observe, and can
 # revisit the planner several times (retries, escalations), so LangGraph's default of 25 is too low.

@@ -7,13 +7,13 @@ from typing import Literal
 
 from langgraph.runtime import Runtime
 
-from budgetmlagent.graph.context import Context
-from budgetmlagent.graph.state import State
-from budgetmlagent.nodes.approval import needs_approval
-from budgetmlagent.nodes.measure import unproductive_edit
-from budgetmlagent.nodes.observe import limit_reached
-from budgetmlagent.nodes.planner import EDIT_ACTIONS, WORKER_ACTIONS
-from budgetmlagent.workspace.actions import TIME_LIMIT_MARK
+from budgetmlagent.runtime.context import Context
+from budgetmlagent.runtime.limits import limit_reached
+from budgetmlagent.runtime.measure import unproductive_edit
+from budgetmlagent.runtime.state import State
+from budgetmlagent.workspace.actions import EDIT_ACTIONS, WORKER_ACTIONS
+
+GATED_ACTIONS = ("Execute Script", "Final Answer")  # paused for a person when approval is on
 
 
 def can_escalate(state: State, ctx: Context, role: str) -> bool:
@@ -40,7 +40,15 @@ def repeated_action(state: State, ctx: Context) -> bool:
     if not ctx.use_stuck_detection:
         return True
     observations = {s["observation"] for s in previous}
-    return len(observations) <= 1 and not any(TIME_LIMIT_MARK in o for o in observations)
+    return len(observations) <= 1 and not any(s.get("timed_out") for s in previous)
+
+
+def needs_approval(state: State, ctx: Context) -> bool:
+    """A script is about to run (the planner's Execute Script or an edit's test run), or the run would end."""
+    if not ctx.require_approval or state.get("approved"):
+        return False
+    pending = state.get("pending")
+    return state.get("to_run") is not None or (pending is not None and pending["action"] in GATED_ACTIONS)
 
 
 def route_after_prepare(state: State) -> Literal["planner", "__end__"]:

@@ -8,12 +8,9 @@ from langgraph.runtime import Runtime
 from langgraph.types import interrupt
 from pydantic import BaseModel, Field, ValidationError
 
-from budgetmlagent.graph.context import Context
-from budgetmlagent.graph.state import State
-from budgetmlagent.nodes.world import workspace_of
+from budgetmlagent.runtime.context import Context
+from budgetmlagent.runtime.state import State, workspace_of
 from budgetmlagent.workspace.actions import validate_action
-
-GATED_ACTIONS = ("Execute Script", "Final Answer")
 
 
 class Decision(BaseModel):
@@ -22,14 +19,6 @@ class Decision(BaseModel):
     decision: Literal["approve", "deny", "edit"]
     reason: str = Field(default="", max_length=1000)
     action_input: dict[str, Any] | None = None
-
-
-def needs_approval(state: State, ctx: Context) -> bool:
-    """A script is about to run (the planner's Execute Script or an edit's test run), or the run would end."""
-    if not ctx.require_approval or state.get("approved"):
-        return False
-    pending = state.get("pending")
-    return state.get("to_run") is not None or (pending is not None and pending["action"] in GATED_ACTIONS)
 
 
 def approval(state: State, runtime: Runtime[Context]) -> dict[str, Any]:

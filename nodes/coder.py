@@ -8,20 +8,20 @@ from typing import Any
 from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 from langgraph.runtime import Runtime
 
-from budgetmlagent.graph.context import Context
-from budgetmlagent.graph.state import State, Step
-from budgetmlagent.nodes import profiles
-from budgetmlagent.nodes.llm import call_structured, code_reply_tokens
-from budgetmlagent.nodes.recipes import recipe_for_instruction, recipes_for
-from budgetmlagent.nodes.schemas import CodeReply
-from budgetmlagent.nodes.script_repair import lost_lines, repair_reply
-from budgetmlagent.nodes.world import all_data_columns, grounded_context, unknown_references, workspace_of
+from budgetmlagent.prompts import profiles
+from budgetmlagent.prompts.replies import CodeReply
 from budgetmlagent.providers.chat import code_blocks
-from budgetmlagent.workspace.actions import bounded_diff
+from budgetmlagent.runtime.context import Context
+from budgetmlagent.runtime.llm import call_structured, code_reply_tokens
+from budgetmlagent.runtime.state import State, Step, workspace_of
+from budgetmlagent.scaffold.code_facts import unknown_references
+from budgetmlagent.scaffold.data_facts import all_data_columns, grounded_context
+from budgetmlagent.scaffold.recipes import recipe_for_instruction, recipes_for
+from budgetmlagent.scaffold.script_repair import lost_lines, repair_reply
+from budgetmlagent.workspace.actions import EDIT_ACTIONS, bounded_diff
 from budgetmlagent.workspace.errors import ActionInputError
 from budgetmlagent.workspace.workspace import Workspace
 
-EDIT_ACTIONS = ("Edit Script (AI)", "Edit Script Segment (AI)")
 # Scripts up to this many lines are rewritten whole (a 1.5B model returns ~150 lines well within its reply cap).
 WHOLE_FILE_LINES = 150
 # How much of an earlier failed attempt's observation (its end: the traceback) the coder sees on a retry.

@@ -8,15 +8,16 @@ from typing import Any
 from langchain_core.messages import HumanMessage, SystemMessage
 from langgraph.runtime import Runtime
 
-from budgetmlagent.graph.context import Context
-from budgetmlagent.graph.state import State
-from budgetmlagent.nodes import profiles
-from budgetmlagent.nodes.coder import EDIT_ACTIONS, code_request, recipe_pattern, strip_fences
-from budgetmlagent.nodes.llm import call_structured, code_reply_tokens
-from budgetmlagent.nodes.schemas import FixReply
-from budgetmlagent.nodes.script_repair import lost_lines, repair_reply
-from budgetmlagent.nodes.world import all_data_columns, grounded_context, unknown_references, workspace_of
-from budgetmlagent.workspace.actions import bounded_diff
+from budgetmlagent.nodes.coder import code_request, recipe_pattern, strip_fences
+from budgetmlagent.prompts import profiles
+from budgetmlagent.prompts.replies import FixReply
+from budgetmlagent.runtime.context import Context
+from budgetmlagent.runtime.llm import call_structured, code_reply_tokens
+from budgetmlagent.runtime.state import State, workspace_of
+from budgetmlagent.scaffold.code_facts import unknown_references
+from budgetmlagent.scaffold.data_facts import all_data_columns, grounded_context
+from budgetmlagent.scaffold.script_repair import lost_lines, repair_reply
+from budgetmlagent.workspace.actions import EDIT_ACTIONS, bounded_diff
 from budgetmlagent.workspace.errors import ActionInputError
 
 TRACEBACK_CHARS = 3000

@@ -7,9 +7,9 @@ from typing import Any
 
 from langgraph.runtime import Runtime
 
-from budgetmlagent.graph.context import Context
-from budgetmlagent.graph.run_folder import emit
-from budgetmlagent.graph.state import State
+from budgetmlagent.runtime.context import Context
+from budgetmlagent.runtime.run_folder import emit
+from budgetmlagent.runtime.state import State
 
 REPEAT_FEEDBACK = "You chose the same action {r} times in a row without progress; choose a different action."
 

@@ -6,11 +6,10 @@ from typing import Any
 
 from langgraph.runtime import Runtime
 
-from budgetmlagent.graph.context import Context
-from budgetmlagent.graph.run_folder import append_trace
-from budgetmlagent.graph.state import ScriptOutcome, State
-from budgetmlagent.nodes.measure import REVERT, measure_run, revert_to_best
-from budgetmlagent.nodes.world import workspace_of
+from budgetmlagent.runtime.context import Context
+from budgetmlagent.runtime.measure import REVERT, measure_run, revert_to_best
+from budgetmlagent.runtime.run_folder import append_trace
+from budgetmlagent.runtime.state import ScriptOutcome, State, workspace_of
 from budgetmlagent.workspace.actions import PLAIN_ACTIONS, execute_plain_action, validate_action
 
 EXECUTE = "Execute Script"
@@ -75,6 +74,7 @@ def executor(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
             script=script, ok=result.ok, traceback=result.script_run.traceback, origin=origin
         )
         update["failures"] = _count_breaks(state, origin, result.ok)
+        update["timed_out"] = bool(state.get("timed_out")) or result.script_run.timed_out
     update["dirty_scripts"] = sorted(dirty)
     return update
 

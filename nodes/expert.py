@@ -7,13 +7,13 @@ from typing import Any
 from langchain_core.messages import HumanMessage, SystemMessage
 from langgraph.runtime import Runtime
 
-from budgetmlagent.graph.context import Context
-from budgetmlagent.graph.state import State
-from budgetmlagent.nodes import profiles
-from budgetmlagent.nodes.llm import call_structured
 from budgetmlagent.nodes.planner import OLDER_OBSERVATION_CHARS, render_step
-from budgetmlagent.nodes.schemas import AdviceReply
-from budgetmlagent.nodes.world import grounding, workspace_of
+from budgetmlagent.prompts import profiles
+from budgetmlagent.prompts.replies import AdviceReply
+from budgetmlagent.runtime.context import Context
+from budgetmlagent.runtime.llm import call_structured
+from budgetmlagent.runtime.state import State, workspace_of
+from budgetmlagent.scaffold.data_facts import grounding
 
 EXPERT_TRIES = 2  # the paper allows one retry for an expert call
 

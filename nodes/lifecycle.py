@@ -10,12 +10,12 @@ from typing import Any
 
 from langgraph.runtime import Runtime
 
-from budgetmlagent.graph.context import Context
-from budgetmlagent.graph.durable import INTERRUPTED_TRACE
-from budgetmlagent.graph.run_folder import append_trace, emit, read_trace, render_report, write_json
-from budgetmlagent.graph.state import BestSoFar, State, TaskInfo
 from budgetmlagent.nodes.observe import STEP_RESET, current_step
 from budgetmlagent.providers.ledger import Ledger
+from budgetmlagent.runtime.context import Context
+from budgetmlagent.runtime.durable import INTERRUPTED_TRACE
+from budgetmlagent.runtime.run_folder import append_trace, emit, read_trace, render_report, write_json
+from budgetmlagent.runtime.state import BestSoFar, State, TaskInfo
 
 BEST_DIR = "best"  # the run folder's copy of the best validated workspace
 
@@ -199,7 +199,7 @@ def _same_file(original: Path, current: Path) -> bool:
 
 def _score_best(state: State, ctx: Context, task: Any, best: BestSoFar, last: Any) -> tuple[Any, list[str]]:
     """Restore the best snapshot and score it; the untouched baseline is re-run so it has its outputs."""
-    from budgetmlagent.nodes.world import workspace_of
+    from budgetmlagent.runtime.state import workspace_of
     from budgetmlagent.workspace.scoring import ScoreResult, score_workspace
     from budgetmlagent.workspace.snapshots import restore_snapshot
 

@@ -2,24 +2,21 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from langgraph.runtime import Runtime
 
-from budgetmlagent.graph.context import Context
-from budgetmlagent.graph.run_folder import emit
-from budgetmlagent.graph.state import State, Status, Step
-from budgetmlagent.nodes.llm import BUDGET_REFUSED, spent_usd
-from budgetmlagent.nodes.planner import EDIT_ACTIONS
-from budgetmlagent.nodes.recall import memory
 from budgetmlagent.nodes.workers import SUMMARY_THRESHOLD, summarise_if_long
-from budgetmlagent.nodes.world import workspace_of
 from budgetmlagent.providers.ledger import Ledger
+from budgetmlagent.runtime.context import Context
+from budgetmlagent.runtime.limits import limit_reached
+from budgetmlagent.runtime.recall import memory
+from budgetmlagent.runtime.run_folder import emit
+from budgetmlagent.runtime.state import State, Step, workspace_of
+from budgetmlagent.workspace.actions import EDIT_ACTIONS
 from budgetmlagent.workspace.errors import ActionInputError
 from budgetmlagent.workspace.sandbox import truncate_middle
 
-PROVIDER_FAILURE_LIMIT = 3  # consecutive provider failures end the run cleanly
 MEMORY_OBSERVATION_CHARS = 1200
 
 STEP_RESET: dict[str, Any] = {
@@ -33,28 +30,11 @@ STEP_RESET: dict[str, Any] = {
     "debug_attempts": 0,
     "pre_edit": None,
     "approved": False,
+    "timed_out": False,
 }
 
 # Observations of edits and script runs reach the planner verbatim (middle cut), never LLM-summarised.
 MEASURED_ACTIONS = (*EDIT_ACTIONS, "Execute Script")
-
-
-def limit_reached(state: State, ctx: Context, steps_done: int) -> Status | None:
-    """Which run limit, if any, is spent; checked between steps and between retries."""
-    # A call refused before it was made (its worst case would cross the cap) set the status: the reason wins.
-    if state.get("status") == BUDGET_REFUSED:
-        return "budget"
-    if steps_done >= ctx.max_steps:
-        return "step_cap"
-    # Calls are bounded before they are made, so spending exactly the cap is allowed (free models go on under
-    # a $0 cap); more than the cap means a provider billed beyond its worst case, or a resumed run's cut-off step.
-    if spent_usd(state) > ctx.budget_usd:
-        return "budget"
-    if time.time() - state.get("started_at", time.time()) >= ctx.wall_clock_s:
-        return "wall_clock"
-    if state.get("failures", {}).get("provider", 0) >= PROVIDER_FAILURE_LIMIT:
-        return "provider_error"
-    return None
 
 
 def current_step(state: State) -> Step:
@@ -81,6 +61,7 @@ def current_step(state: State) -> Step:
         ok=bool(state.get("step_ok")),
         model=pending["model"],
         tier=pending["tier"],
+        timed_out=bool(state.get("timed_out")),
     )
 
 

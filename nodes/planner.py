@@ -10,42 +10,29 @@ from typing import Any
 from langchain_core.messages import HumanMessage, SystemMessage
 from langgraph.runtime import Runtime
 
-from budgetmlagent.graph.context import Context
-from budgetmlagent.graph.run_folder import append_trace
-from budgetmlagent.graph.state import State, Step
-from budgetmlagent.nodes import profiles
-from budgetmlagent.nodes.coder import EDIT_ACTIONS, WHOLE_FILE_LINES, earlier_edits
-from budgetmlagent.nodes.llm import call_structured
-from budgetmlagent.nodes.measure import best_value, measured_improvement
-from budgetmlagent.nodes.recall import RECENT_STEPS, retrieve_older
-from budgetmlagent.nodes.recipes import recipes_for
-from budgetmlagent.nodes.schemas import planner_reply_model
-from budgetmlagent.nodes.world import grounded_context, unused_columns, workspace_of
-from budgetmlagent.workspace.actions import render_tool_descriptions, validate_action
+from budgetmlagent.nodes.coder import WHOLE_FILE_LINES, earlier_edits
+from budgetmlagent.prompts import profiles
+from budgetmlagent.prompts.replies import planner_reply_model
+from budgetmlagent.runtime.context import Context
+from budgetmlagent.runtime.llm import call_structured
+from budgetmlagent.runtime.measure import best_value, measured_improvement
+from budgetmlagent.runtime.recall import RECENT_STEPS, retrieve_older
+from budgetmlagent.runtime.run_folder import append_trace
+from budgetmlagent.runtime.state import State, Step, workspace_of
+from budgetmlagent.scaffold.code_facts import unused_columns
+from budgetmlagent.scaffold.data_facts import grounded_context
+from budgetmlagent.scaffold.recipes import recipes_for
+from budgetmlagent.workspace.actions import (
+    EDIT_ACTIONS,
+    LOOK_ACTIONS,
+    PLANNER_ACTIONS,
+    render_tool_descriptions,
+    validate_action,
+)
 from budgetmlagent.workspace.errors import ActionInputError
 from budgetmlagent.workspace.scoring import improvement
 from budgetmlagent.workspace.snapshots import differs_from_snapshot
 
-# The research agent's action list (MLAgentBench hides the low-level Write/Append File from it too).
-PLANNER_ACTIONS = (
-    "List Files",
-    "Read File",
-    "Understand File",
-    "Inspect Script Lines",
-    "Edit Script (AI)",
-    "Edit Script Segment (AI)",
-    "Execute Script",
-    "Undo Edit Script",
-    "Copy File",
-    "Reflection",
-    "Retrieval from Research Log",
-    "Ask Expert",
-    "Revert To Best",
-    "Final Answer",
-)
-# Actions that only look: repeating one right after itself returns the same observation.
-LOOK_ACTIONS = ("List Files", "Read File", "Understand File", "Inspect Script Lines")
-WORKER_ACTIONS = ("Understand File", "Reflection", "Retrieval from Research Log")
 RECENT_OBSERVATION_CHARS = 2500
 OLDER_OBSERVATION_CHARS = 400
 

@@ -7,14 +7,13 @@ from typing import Any
 from langchain_core.messages import HumanMessage, SystemMessage
 from langgraph.runtime import Runtime
 
-from budgetmlagent.graph.context import Context
-from budgetmlagent.graph.state import State
-from budgetmlagent.nodes import profiles
-from budgetmlagent.nodes.llm import call_structured
 from budgetmlagent.nodes.planner import OLDER_OBSERVATION_CHARS, render_step
-from budgetmlagent.nodes.recall import retrieve_older
-from budgetmlagent.nodes.schemas import AnswerReply
-from budgetmlagent.nodes.world import workspace_of
+from budgetmlagent.prompts import profiles
+from budgetmlagent.prompts.replies import AnswerReply
+from budgetmlagent.runtime.context import Context
+from budgetmlagent.runtime.llm import call_structured
+from budgetmlagent.runtime.recall import retrieve_older
+from budgetmlagent.runtime.state import State, workspace_of
 
 FILE_CHARS = 8000  # what one Understand File call reads; longer files are cut with a note
 SUMMARY_THRESHOLD = 5000  # MLAgentBench summarises observations longer than this

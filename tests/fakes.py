@@ -88,7 +88,7 @@ def fenced(reply: dict[str, Any]) -> str:
 
 def code_reply_title(system_prompt: str) -> str:
     """Which code reply a plain-text request asks for, known by its persona; "" for other roles."""
-    from budgetmlagent.nodes import profiles
+    from budgetmlagent.prompts import profiles
 
     return {profiles.CODER: "CodeReply", profiles.DEBUGGER: "FixReply"}.get(system_prompt, "")
 

@@ -30,7 +30,6 @@ ActionKind = Literal["plain", "llm", "state", "final"]
 MAX_INSPECT_LINES = 100
 MAX_DIFF_CHARS = 4000
 MAX_READ_CHARS = 30000
-TIME_LIMIT_MARK = "(time limit)"  # marks a run that was still going: long training, not a stuck agent
 
 
 class ActionInput(BaseModel):
@@ -294,6 +293,27 @@ _SPECS = [
 LineInput = InspectScriptLinesInput | EditScriptSegmentInput
 ACTIONS: dict[str, ActionSpec] = {spec.name: spec for spec in _SPECS}
 PLAIN_ACTIONS: tuple[str, ...] = tuple(name for name, spec in ACTIONS.items() if spec.kind == "plain")
+EDIT_ACTIONS = ("Edit Script (AI)", "Edit Script Segment (AI)")
+# The research agent's action list (MLAgentBench hides the low-level Write/Append File from it too).
+PLANNER_ACTIONS = (
+    "List Files",
+    "Read File",
+    "Understand File",
+    "Inspect Script Lines",
+    "Edit Script (AI)",
+    "Edit Script Segment (AI)",
+    "Execute Script",
+    "Undo Edit Script",
+    "Copy File",
+    "Reflection",
+    "Retrieval from Research Log",
+    "Ask Expert",
+    "Revert To Best",
+    "Final Answer",
+)
+# Actions that only look: repeating one right after itself returns the same observation.
+LOOK_ACTIONS = ("List Files", "Read File", "Understand File", "Inspect Script Lines")
+WORKER_ACTIONS = ("Understand File", "Reflection", "Retrieval from Research Log")
 
 
 def _squash(name: str) -> str:
@@ -580,7 +600,7 @@ def _execute(
     output = run.output.rstrip() or "(the script printed nothing)"
     if run.timed_out:
         text = (
-            f"The script was stopped after {limits['timeout_s']:g} s {TIME_LIMIT_MARK} and killed. "
+            f"The script was stopped after {limits['timeout_s']:g} s (time limit) and killed. "
             f"Output before it was stopped:\n{output}"
         )
     elif run.returncode == 0:

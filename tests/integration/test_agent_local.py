@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from budgetmlagent.graph import Context, build_graph, recursion_limit
-from budgetmlagent.graph.run_folder import read_trace
+from budgetmlagent.runtime.run_folder import read_trace
 
 TITANIC = Path(__file__).resolve().parents[2] / "benchmarks" / "tasks" / "titanic"
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from budgetmlagent.benchmarks.suite import TASKS_DIR, reference_check
+from budgetmlagent.workspace.task_check import TASKS_DIR, reference_check
 
 pytestmark = pytest.mark.integration
 

@@ -122,9 +122,8 @@ def test_a_local_run_streams_live_progress_through_the_sdk(server: str, tmp_path
 
 
 def test_approval_interrupts_are_answered_through_the_server(server: str, tmp_path: Path) -> None:
+    from fake_provider import FakeChatServer
     from langgraph_sdk import get_sync_client
-
-    from budgetmlagent.providers.testing import FakeChatServer
 
     task = tmp_path / "task"
     (task / "env").mkdir(parents=True)

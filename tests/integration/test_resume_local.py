@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from budgetmlagent.graph.run_folder import read_trace
+from budgetmlagent.runtime.run_folder import read_trace
 
 pytestmark = pytest.mark.integration
 

@@ -101,7 +101,7 @@ def test_a_recipe_edit_by_the_real_coder_clears_the_bar(tmp_path: Path) -> None:
     """The recipe the planner is offered first on titanic (one-hot the unused text columns), made by the real 1.5B
     coder with the recipe's code shape in its prompt and any definitions it drops put back, clears the 10 % bar on
     the hidden test set. Before recipes, the 1.5B's own version of this edit crashed on median() over text."""
-    from budgetmlagent.nodes.recipes import recipes_for
+    from budgetmlagent.scaffold.recipes import recipes_for
     from budgetmlagent.workspace.workspace import Workspace
 
     env = Workspace(TITANIC / "env", [])

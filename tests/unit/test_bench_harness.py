@@ -14,7 +14,7 @@ from budgetmlagent.benchmarks.configs import ConfigError, parse_config
 from budgetmlagent.benchmarks.harness import RESULTS_FILE, Cell, Sweep, SweepSettings, effective_jobs, load_results
 from budgetmlagent.benchmarks.report import aggregate, prompt_tokens_by_step, write_report
 from budgetmlagent.benchmarks.trace_stats import run_stats
-from budgetmlagent.graph.presets import LOCAL_BASE, LOCAL_TOP
+from budgetmlagent.runtime.presets import LOCAL_BASE, LOCAL_TOP
 
 BASE = "openai_compatible:base@http://127.0.0.1:9/v1"
 
@@ -257,7 +257,7 @@ def test_a_real_graph_cell_with_scripted_models(tiny_task: Path, tmp_path: Path)
 
 
 def test_settings_from_the_command_line_are_typed_and_checked() -> None:
-    from budgetmlagent.graph.context import parse_settings
+    from budgetmlagent.runtime.context import parse_settings
 
     assert parse_settings(["use_best_snapshot=false", "lifelines=3", "tries_per_tier=2,1"]) == {
         "use_best_snapshot": False,

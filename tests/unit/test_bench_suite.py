@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from budgetmlagent.benchmarks.suite import bundled_tasks, check_task_folder, resolve_task
 from budgetmlagent.cli import main
 from budgetmlagent.workspace.errors import TaskError
 from budgetmlagent.workspace.task import TaskConfig
+from budgetmlagent.workspace.task_check import bundled_tasks, check_task_folder, resolve_task
 from budgetmlagent.workspace.validation import read_validation_metric
 
 SUITE = {

@@ -21,14 +21,14 @@ from pydantic import BaseModel, PrivateAttr
 from test_graph_edges import code, edit, plan
 
 from budgetmlagent.graph import Context, build_graph
-from budgetmlagent.graph.durable import INTERRUPTED_TRACE
-from budgetmlagent.graph.run_folder import read_trace
-from budgetmlagent.nodes.llm import call_structured, estimate_call, message_texts, spent_usd
-from budgetmlagent.nodes.observe import limit_reached
-from budgetmlagent.nodes.planner import PLANNER_ACTIONS
-from budgetmlagent.nodes.schemas import AdviceReply, AnswerReply, CodeReply, FixReply, planner_reply_model
+from budgetmlagent.prompts.replies import AdviceReply, AnswerReply, CodeReply, FixReply, planner_reply_model
 from budgetmlagent.providers.ledger import Ledger
 from budgetmlagent.providers.pricing import input_token_bound, price_for, worst_case_cost_usd
+from budgetmlagent.runtime.durable import INTERRUPTED_TRACE
+from budgetmlagent.runtime.limits import limit_reached
+from budgetmlagent.runtime.llm import call_structured, estimate_call, message_texts, spent_usd
+from budgetmlagent.runtime.run_folder import read_trace
+from budgetmlagent.workspace.actions import PLANNER_ACTIONS
 
 PRICED = "openai:gpt-4o"
 FREE = "openai_compatible:free@http://127.0.0.1:9/v1"  # $0 in the built-in table

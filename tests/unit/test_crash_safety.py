@@ -18,11 +18,11 @@ from typing import Any
 
 import pytest
 from conftest import BASELINE_TRAIN
+from fake_provider import FakeChatServer
 from fakes import code_reply_title, fenced
 
-from budgetmlagent.graph.durable import CHECKPOINT_FILE, INTERRUPTED_TRACE
-from budgetmlagent.graph.run_folder import append_line, read_trace, write_json
-from budgetmlagent.providers.testing import FakeChatServer
+from budgetmlagent.runtime.durable import CHECKPOINT_FILE, INTERRUPTED_TRACE
+from budgetmlagent.runtime.run_folder import append_line, read_trace, write_json
 
 MODEL = "openai:gpt-4o-mini"  # priced, so every call has dollars that must be counted exactly once
 PROMPT_TOKENS, COMPLETION_TOKENS = 1_000, 100
@@ -256,7 +256,7 @@ def saved_run(tmp_path: Path) -> Path:
     from langgraph.checkpoint.sqlite import SqliteSaver
 
     from budgetmlagent.graph import Context, build_graph
-    from budgetmlagent.graph.durable import open_checkpointer, thread_config
+    from budgetmlagent.runtime.durable import open_checkpointer, thread_config
 
     class StopAfterPrepare(BaseException):
         pass
@@ -346,7 +346,7 @@ def test_an_exception_inside_a_run_keeps_the_folder_and_says_so(
         raise RuntimeError("a node broke")
 
     monkeypatch.setenv("OPENAI_API_KEY", "sk-fake")
-    monkeypatch.setattr("budgetmlagent.nodes.llm.chat_model", broken)  # the planner's first call fails
+    monkeypatch.setattr("budgetmlagent.runtime.llm.chat_model", broken)  # the planner's first call fails
     run_dir = tmp_path / "run"
     args = [*run_args(tiny_task, run_dir), "--set", f"cache_dir={tmp_path / 'cache'}"]
     assert main(args) == 1
@@ -387,7 +387,7 @@ def test_a_torn_trace_line_spoils_only_itself(tmp_path: Path) -> None:
 
 @pytest.mark.adversarial("crash")
 def test_a_resume_killed_while_setting_records_aside_counts_them_once(tmp_path: Path) -> None:
-    from budgetmlagent.graph.durable import trim_trace
+    from budgetmlagent.runtime.durable import trim_trace
 
     records = [{"type": "start"}, {"type": "llm_call", "step": 1, "cost_usd": 1.0}, {"type": "step", "step": 1}]
     records += [{"type": "llm_call", "step": 2, "cost_usd": 2.0}]

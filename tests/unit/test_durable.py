@@ -12,8 +12,8 @@ from fakes import ScriptedModels
 from test_graph_edges import code, edit, plan
 
 from budgetmlagent.graph import Context, build_graph
-from budgetmlagent.graph.durable import INTERRUPTED_TRACE, open_checkpointer, thread_config, trim_trace
-from budgetmlagent.graph.run_folder import read_trace
+from budgetmlagent.runtime.durable import INTERRUPTED_TRACE, open_checkpointer, thread_config, trim_trace
+from budgetmlagent.runtime.run_folder import read_trace
 from budgetmlagent.workspace.workspace import Workspace
 
 PRICED = "openai:gpt-4o"  # priced, so dollars are at stake

@@ -11,8 +11,8 @@ from conftest import BROKEN_TRAIN, IMPROVED_TRAIN
 from fakes import Reply, ScriptedModels
 
 from budgetmlagent.graph import Context, build_graph
-from budgetmlagent.graph.run_folder import read_trace
 from budgetmlagent.providers.errors import ProviderUnavailable
+from budgetmlagent.runtime.run_folder import read_trace
 
 BASE = "openai_compatible:base@http://127.0.0.1:9/v1"
 TOP = "openai_compatible:top@http://127.0.0.1:9/v1"

@@ -9,7 +9,8 @@ import pytest
 from conftest import BASELINE_TRAIN
 from test_graph_edges import BASE, LIST, code, edit, run_graph
 
-from budgetmlagent.nodes.world import data_schema, unknown_references
+from budgetmlagent.scaffold.code_facts import unknown_references
+from budgetmlagent.scaffold.data_facts import data_schema
 from budgetmlagent.workspace.workspace import Workspace
 
 

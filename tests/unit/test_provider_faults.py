@@ -18,13 +18,13 @@ from typing import Any
 import httpx
 import pytest
 from conftest import IMPROVED_TRAIN
+from fake_provider import FakeChatServer
 from fakes import fenced
 from langchain_core.messages import HumanMessage, SystemMessage
 from pydantic import BaseModel
 from test_graph_edges import code, edit, plan
 
 from budgetmlagent.graph import Context, build_graph
-from budgetmlagent.graph.run_folder import read_trace
 from budgetmlagent.providers import chat
 from budgetmlagent.providers.chat import invoke_structured, invoke_text, load_chat_model
 from budgetmlagent.providers.errors import (
@@ -39,7 +39,7 @@ from budgetmlagent.providers.errors import (
     provider_errors,
     retry_after_of,
 )
-from budgetmlagent.providers.testing import FakeChatServer
+from budgetmlagent.runtime.run_folder import read_trace
 
 CALL_TIMEOUT_S = 0.4  # the `hang` fault outlasts it
 MESSAGES = [SystemMessage("You plan."), HumanMessage("Plan.")]

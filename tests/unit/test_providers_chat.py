@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from fake_provider import FakeChatServer
 from langchain_core.messages import HumanMessage, SystemMessage
 from langchain_google_genai import ChatGoogleGenerativeAI
 from langchain_openai import ChatOpenAI
@@ -22,7 +23,6 @@ from budgetmlagent.providers.chat import (
     load_chat_model,
 )
 from budgetmlagent.providers.errors import ProviderAuthError, ProviderRateLimited
-from budgetmlagent.providers.testing import FakeChatServer
 
 
 class Plan(BaseModel):

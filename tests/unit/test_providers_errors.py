@@ -10,6 +10,7 @@ import httpx
 import httpx2
 import openai
 import pytest
+from fake_provider import FakeChatServer
 from google.genai import errors as genai_errors
 from langchain_core import exceptions as lc_exceptions
 from langchain_core.messages import HumanMessage
@@ -28,7 +29,6 @@ from budgetmlagent.providers.errors import (
     map_provider_error,
     provider_errors,
 )
-from budgetmlagent.providers.testing import FakeChatServer
 
 
 @pytest.fixture(scope="module")

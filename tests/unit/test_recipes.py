@@ -11,8 +11,8 @@ import pytest
 from conftest import BASELINE_TRAIN, IMPROVED_TRAIN
 from test_graph_edges import BASE, LIST, code, edit, run_graph
 
-from budgetmlagent.nodes.recipes import recipe_for_instruction, recipes_for
-from budgetmlagent.nodes.script_repair import restore_lost_definitions, undefined_names
+from budgetmlagent.scaffold.recipes import recipe_for_instruction, recipes_for
+from budgetmlagent.scaffold.script_repair import restore_lost_definitions, undefined_names
 from budgetmlagent.workspace.workspace import Workspace
 
 TITANIC_LIKE = textwrap.dedent(
@@ -130,7 +130,7 @@ def test_repeated_ids_with_a_numeric_target_get_the_mean_per_id_recipe_first(rat
 
 
 def test_the_mean_per_id_recipe_runs_as_written_and_passes_the_grounding_check(ratings_ws: Workspace) -> None:
-    from budgetmlagent.nodes.world import unknown_references
+    from budgetmlagent.scaffold.code_facts import unknown_references
 
     means = recipes_for(ratings_ws, RATINGS_LIKE)[0]
     lines = [ln for ln in RATINGS_LIKE.splitlines() if not ln.startswith("FEATURES")]
@@ -259,7 +259,7 @@ def test_a_coder_reply_that_dropped_a_line_is_repaired_before_it_runs(measured_t
 
 def test_a_fragment_reply_is_merged_into_the_script_by_the_names_it_assigns(titanic_ws: Workspace) -> None:
     """The 1.5B returned only the recipe's lines for a 25-line script (refused as a cut-off reply before)."""
-    from budgetmlagent.nodes.script_repair import merge_fragment, repair_reply
+    from budgetmlagent.scaffold.script_repair import merge_fragment, repair_reply
 
     encode = recipes_for(titanic_ws, TITANIC_LIKE)[0]
     merged, notes = repair_reply(TITANIC_LIKE, encode.pattern + "\n")
@@ -290,8 +290,8 @@ def test_a_one_line_reply_is_merged_and_measured(measured_task: Path, tmp_path: 
 def test_a_recipe_pasted_after_its_first_use_is_moved_up_and_runs(ratings_ws: Workspace) -> None:
     """movielens, in two runs: the coder put the mean-per-id lines after the fit, the new columns already in
     FEATURES, and three debugger attempts left them there."""
-    from budgetmlagent.nodes.script_repair import repair_reply
-    from budgetmlagent.nodes.world import all_data_columns
+    from budgetmlagent.scaffold.data_facts import all_data_columns
+    from budgetmlagent.scaffold.script_repair import repair_reply
 
     means = recipes_for(ratings_ws, RATINGS_LIKE)[0]
     made = means.pattern.splitlines()[-1]  # FEATURES = ["year", "userId_mean", "movieId_mean"]
@@ -340,7 +340,7 @@ HEAD = 'import pandas as pd\nFEATURES = ["size", "twice"]\ntrain = pd.read_csv("
     ],
 )
 def test_made_columns_stay_where_they_are_when_moving_them_would_change_the_script(why: str, code: str) -> None:
-    from budgetmlagent.nodes.script_repair import hoist_made_columns
+    from budgetmlagent.scaffold.script_repair import hoist_made_columns
 
     assert hoist_made_columns(code, ["id", "size", "color", "age", "label"]) == (code, []), why
 

@@ -22,10 +22,10 @@ from pydantic import BaseModel
 from test_graph_edges import BASE, TOP, code, edit, plan
 
 from budgetmlagent.graph import Context, build_graph
-from budgetmlagent.graph.run_folder import read_trace
-from budgetmlagent.nodes.planner import PLANNER_ACTIONS
-from budgetmlagent.nodes.schemas import CodeReply, FixReply, planner_reply_model
+from budgetmlagent.prompts.replies import CodeReply, FixReply, planner_reply_model
 from budgetmlagent.providers.chat import StructuredReply, invoke_fenced, invoke_structured
+from budgetmlagent.runtime.run_folder import read_trace
+from budgetmlagent.workspace.actions import PLANNER_ACTIONS
 
 PLANNER = planner_reply_model(PLANNER_ACTIONS)
 LIST = plan("List Files", dir_path=".")

@@ -10,7 +10,7 @@ import pytest
 from conftest import BASELINE_TRAIN, BROKEN_TRAIN, IMPROVED_TRAIN
 from test_graph_edges import BASE, LIST, TOP, code, edit, plan, run_graph
 
-from budgetmlagent.graph.run_folder import read_trace
+from budgetmlagent.runtime.run_folder import read_trace
 
 FINAL = plan("Final Answer", final_answer="improved")
 REVERT = plan("Revert To Best", reason="the last edit made it worse")
@@ -172,12 +172,20 @@ def test_runs_stopped_by_their_time_limit_are_not_stuck() -> None:
 
     action = {"action": "Execute Script", "action_input": {"script_name": "train.py"}}
     long_run = "The script was stopped after 600 s (time limit) and killed. Output before it was stopped:\nepoch 1"
-    state: Any = {"pending": action, "steps": [action | {"observation": long_run}] * 2}
+    stopped = action | {"observation": long_run, "timed_out": True}
+    state: Any = {"pending": action, "steps": [stopped] * 2}
     assert not repeated_action(state, Context())
     state["steps"] = [action | {"observation": "same output"}] * 2
     assert repeated_action(state, Context())
-    assert repeated_action({"pending": action, "steps": [action | {"observation": long_run}] * 2},
-                           Context(use_stuck_detection=False))  # fmt: skip
+    assert repeated_action({"pending": action, "steps": [stopped] * 2}, Context(use_stuck_detection=False))
+
+
+def test_a_script_stopped_by_its_time_limit_is_recorded_on_its_step(tiny_task: Path, tmp_path: Path) -> None:
+    """Routing reads this field (not the observation's words) to tell long training from a stuck planner."""
+    (tiny_task / "env" / "slow.py").write_text("import time\nprint('epoch 1', flush=True)\ntime.sleep(30)\n")
+    slow = plan("Execute Script", script_name="slow.py")
+    state, _ = run_graph(tiny_task, tmp_path, {BASE: [slow, LIST]}, max_steps=2, script_timeout_s=1)
+    assert [s.get("timed_out") for s in state["steps"]] == [True, False]
 
 
 def test_the_same_action_with_the_same_observation_escalates(tiny_task: Path, tmp_path: Path) -> None:
@@ -262,7 +270,7 @@ def test_an_edit_of_a_script_that_does_not_exist_is_an_invalid_reply(measured_ta
 
 def test_a_code_reply_is_capped_by_the_size_of_the_script() -> None:
     from budgetmlagent.graph import Context
-    from budgetmlagent.nodes.llm import code_reply_tokens
+    from budgetmlagent.runtime.llm import code_reply_tokens
 
     ctx = Context()
     assert code_reply_tokens(ctx, "") == 500
@@ -355,7 +363,7 @@ def test_revert_is_offered_only_when_it_would_change_something(measured_task: Pa
 
 
 def test_the_schema_names_text_columns_and_missing_values(tabular_task: Path) -> None:
-    from budgetmlagent.nodes.world import data_schema
+    from budgetmlagent.scaffold.data_facts import data_schema
     from budgetmlagent.workspace.workspace import Workspace
 
     schema = data_schema(Workspace(tabular_task / "env", []))

@@ -6,8 +6,8 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from budgetmlagent.graph.context import Context
-from budgetmlagent.graph.state import State
+from budgetmlagent.runtime.context import Context
+from budgetmlagent.runtime.state import State
 
 if TYPE_CHECKING:
     from budgetmlagent.memory.observations import ObservationMemory

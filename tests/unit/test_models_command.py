@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from budgetmlagent.providers import commands
+from budgetmlagent import models_command as commands
 from budgetmlagent.providers.catalogue import CATALOGUE_ENV, MODELS_DIR_ENV
 from budgetmlagent.providers.local_server import THREADS_ENV, LocalServerError, default_threads, metrics_delta
 
@@ -34,7 +34,7 @@ def test_subcommands_route_to_handlers() -> None:
 def test_registering_the_parser_imports_nothing_heavy() -> None:
     code = (
         "import sys, argparse\n"
-        "from budgetmlagent.providers.commands import add_models_parser\n"
+        "from budgetmlagent.models_command import add_models_parser\n"
         "p = argparse.ArgumentParser(); add_models_parser(p.add_subparsers())\n"
         "roots = ('torch', 'langchain_core', 'langchain_openai', 'xllamacpp', 'openai', 'pydantic')\n"
         "heavy = [m for m in sys.modules if m.split('.')[0] in roots]\n"

@@ -14,7 +14,7 @@ from typing import Annotated, Any, Union, get_args, get_origin, get_type_hints
 
 from pydantic import Field as PydanticField
 
-from budgetmlagent.graph.presets import ModelLineup, resolve_preset
+from budgetmlagent.runtime.presets import ModelLineup, resolve_preset
 
 
 def _default_cache() -> str:

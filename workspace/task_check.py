@@ -1,4 +1,4 @@
-"""The bundled task suite: finding tasks, checking any task folder, and proving a task is winnable."""
+"""Task folders: finding the bundled ones, checking any folder, and proving a task is winnable."""
 
 from __future__ import annotations
 
@@ -14,7 +14,8 @@ from typing import Literal
 from budgetmlagent.workspace.errors import TaskError
 from budgetmlagent.workspace.task import CONFIG_FILE, KNOWN_TASKS, TaskConfig, read_only_patterns
 
-TASKS_DIR = Path(__file__).resolve().parent / "tasks"
+# The bundled suite ships beside this package (budgetmlagent/benchmarks/tasks), as package data only.
+TASKS_DIR = Path(__file__).resolve().parent.parent / "benchmarks" / "tasks"
 REFERENCE_DIR = "reference"
 Level = Literal["ok", "warning", "error"]
 

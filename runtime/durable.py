@@ -10,7 +10,7 @@ from typing import Any
 from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
 from langgraph.checkpoint.sqlite import SqliteSaver
 
-from budgetmlagent.graph.run_folder import append_line, write_text_atomic
+from budgetmlagent.runtime.run_folder import append_line, write_text_atomic
 
 CHECKPOINT_FILE = "checkpoints.sqlite"
 INTERRUPTED_TRACE = "trace.interrupted.jsonl"

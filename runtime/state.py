@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import operator
+from pathlib import Path
 from typing import Annotated, Any, Literal, NotRequired
 
 from typing_extensions import TypedDict  # pydantic (LangGraph Studio schemas) needs it on Python < 3.12
 
 from budgetmlagent.providers.ledger import Ledger
+from budgetmlagent.workspace.task import SandboxConfig
+from budgetmlagent.workspace.workspace import Workspace
 
 Role = Literal["planner", "coder", "debugger", "expert", "worker"]
 Status = Literal["running", "final_answer", "step_cap", "budget", "wall_clock", "provider_error", "error"]
@@ -70,6 +73,7 @@ class Step(TypedDict):
     ok: bool
     model: str
     tier: int
+    timed_out: NotRequired[bool]  # a script run in this step hit its time limit: long training, not a stuck agent
 
 
 class ScriptOutcome(TypedDict):
@@ -94,6 +98,7 @@ class State(InputState, total=False):
     observation: str
     step_ok: bool
     executed: bool
+    timed_out: bool  # a script run of the current step was stopped by its time limit
     to_run: tuple[str, Literal["coder", "debugger"]] | None
     last_run: ScriptOutcome | None
     debug_attempts: int
@@ -108,3 +113,14 @@ class State(InputState, total=False):
     status: Status
     started_at: float
     result: dict[str, Any]
+
+
+def workspace_of(state: State) -> Workspace:
+    """The run's workspace with its task's read-only files, hidden scripts/ and sandbox limits."""
+    task = state["task"]
+    return Workspace(
+        Path(task["workspace"]),
+        task["read_only"],
+        private_paths=[task["scripts_dir"]],
+        sandbox=SandboxConfig(**(task.get("sandbox") or {})),  # runs checkpointed before limits existed have none
+    )

@@ -10,14 +10,14 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
-from budgetmlagent.graph.context import Context
-from budgetmlagent.graph.durable import INTERRUPTED_TRACE
-from budgetmlagent.graph.run_folder import append_trace, read_trace
-from budgetmlagent.graph.state import State
 from budgetmlagent.providers.catalogue import ModelNotInstalledError
 from budgetmlagent.providers.errors import ProviderError
 from budgetmlagent.providers.ledger import Ledger
 from budgetmlagent.providers.local_server import LocalServerError
+from budgetmlagent.runtime.context import Context
+from budgetmlagent.runtime.durable import INTERRUPTED_TRACE
+from budgetmlagent.runtime.run_folder import append_trace, read_trace
+from budgetmlagent.runtime.state import State
 
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel

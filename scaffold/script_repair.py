@@ -11,7 +11,7 @@ import ast
 import builtins
 from collections.abc import Collection
 
-from budgetmlagent.nodes.world import subscript_keys
+from budgetmlagent.scaffold.code_facts import subscript_keys
 
 # A whole-file rewrite of a script this long that keeps under half its lines is a cut-off reply, not an edit.
 SHRINK_CHECK_LINES = 10

@@ -13,14 +13,13 @@ import json
 import re
 from dataclasses import dataclass
 
-from budgetmlagent.nodes.world import (
-    call_name,
+from budgetmlagent.scaffold.code_facts import call_name, unused_columns
+from budgetmlagent.scaffold.data_facts import (
     column_kind,
     data_columns_of,
     held_out_table,
     target_columns,
     training_table,
-    unused_columns,
 )
 from budgetmlagent.workspace.workspace import Workspace
 

@@ -5,10 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from budgetmlagent.graph.context import Context
-from budgetmlagent.graph.state import BestSoFar, State
-from budgetmlagent.nodes.coder import EDIT_ACTIONS
-from budgetmlagent.nodes.world import workspace_of
+from budgetmlagent.runtime.context import Context
+from budgetmlagent.runtime.state import BestSoFar, State, workspace_of
+from budgetmlagent.workspace.actions import EDIT_ACTIONS
 from budgetmlagent.workspace.scoring import improvement
 from budgetmlagent.workspace.snapshots import restore_snapshot, save_snapshot
 from budgetmlagent.workspace.validation import is_better, read_invariant, read_validation_metric

@@ -1,0 +1,139 @@
+"""Code facts: what a script names, read from its syntax tree (data files, frame columns, string constants), and
+what it would fail on in this workspace."""
+
+from __future__ import annotations
+
+import ast
+import difflib
+import re
+from pathlib import Path
+
+from budgetmlagent.scaffold.data_facts import column_kind, data_columns_of, held_out_table, training_table
+from budgetmlagent.workspace.workspace import Workspace
+
+_READERS = {"read_csv", "read_table", "read_parquet", "read_json", "read_feather", "load", "loadtxt", "genfromtxt"}
+
+
+def unused_columns(ws: Workspace, code: str) -> dict[str, list[str]]:
+    """Columns of the training CSV that the script never names (nor the target, nor id columns), by kind: the first
+    place a weak baseline leaves accuracy. Empty when the script names no column (it may use them all implicitly)."""
+    import pandas as pd
+
+    tables = [rel for rel in ws.files() if rel.endswith(".csv")]
+    train = training_table(tables)
+    if train is None:
+        return {}
+    columns = data_columns_of(ws.root / train)
+    test = held_out_table(tables)
+    kept = set(data_columns_of(ws.root / test)) if test is not None else set(columns)
+    named = _string_constants(code)
+    if not named & set(columns):
+        return {}
+    unused = [
+        c for c in columns if c not in named and c in kept and c.lower() != "id" and not c.lower().endswith("_id")
+    ]
+    if not unused:
+        return {}
+    try:
+        frame = pd.read_csv(ws.root / train, nrows=200, usecols=unused)
+    except Exception:  # an unreadable table still has its header's names
+        return {"columns": unused}
+    kinds: dict[str, list[str]] = {kind: [] for kind in ("number", "category", "free text")}
+    for name in unused:
+        kinds[column_kind(frame[name])].append(name)
+    return {kind: names for kind, names in kinds.items() if names}
+
+
+def _string_constants(code: str) -> set[str]:
+    try:
+        tree = ast.parse(code)
+    except SyntaxError:
+        return set(re.findall(r"[\"']([^\"'\n]+)[\"']", code))
+    return {n.value for n in ast.walk(tree) if isinstance(n, ast.Constant) and isinstance(n.value, str)}
+
+
+def call_name(node: ast.Call) -> str:
+    func = node.func
+    return func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
+
+
+def subscript_keys(node: ast.AST | None, lists: dict[str, list[str]]) -> list[str]:
+    """String keys of a subscript: 'a', ['a', 'b'], or a name bound to a list of strings."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return [node.value]
+    if isinstance(node, ast.List | ast.Tuple):
+        return [e.value for e in node.elts if isinstance(e, ast.Constant) and isinstance(e.value, str)]
+    if isinstance(node, ast.Name):
+        return lists.get(node.id, [])
+    return []
+
+
+def unknown_references(code: str, ws: Workspace) -> str | None:
+    """Why code would fail on names the data does not have: a data file that does not exist, or a column
+    missing from the CSV a frame was read from. Conservative: frames reassigned later are not checked."""
+    try:
+        tree = ast.parse(code)
+    except SyntaxError:
+        return None  # the run reports it with a traceback
+    files = set(ws.files())
+    missing_files: list[str] = []
+    assigned: dict[str, int] = {}
+    frames: dict[str, tuple[str, list[str]]] = {}
+    lists: dict[str, list[str]] = {}
+    created: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and call_name(node) in _READERS and node.args:
+            first = node.args[0]
+            if isinstance(first, ast.Constant) and isinstance(first.value, str) and "://" not in first.value:
+                rel = Path(first.value).as_posix().removeprefix("./")
+                if not Path(first.value).is_absolute() and rel not in files:
+                    missing_files.append(first.value)
+        if isinstance(node, ast.Assign | ast.AugAssign | ast.AnnAssign):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            for target in targets:
+                for name in ast.walk(target):
+                    if isinstance(name, ast.Name):
+                        assigned[name.id] = assigned.get(name.id, 0) + 1
+                    if isinstance(name, ast.Subscript):
+                        created.update(subscript_keys(name.slice, lists))
+            value = node.value
+            if isinstance(node, ast.Assign) and len(targets) == 1 and isinstance(targets[0], ast.Name):
+                if isinstance(value, ast.Call) and call_name(value) == "read_csv" and value.args:
+                    source = value.args[0]
+                    if isinstance(source, ast.Constant) and isinstance(source.value, str):
+                        rel = Path(source.value).as_posix().removeprefix("./")
+                        if rel in files and rel.endswith(".csv"):
+                            frames[targets[0].id] = (rel, data_columns_of(ws.root / rel))
+                elif isinstance(value, ast.List | ast.Tuple):
+                    lists[targets[0].id] = subscript_keys(value, {})
+        if isinstance(node, ast.Call):  # columns made by assign(...) or rename(columns={...})
+            created.update(k.arg for k in node.keywords if k.arg and call_name(node) == "assign")
+            for k in node.keywords:
+                if k.arg == "columns" and isinstance(k.value, ast.Dict):
+                    created.update(v.value for v in k.value.values if isinstance(v, ast.Constant))
+    problems: list[str] = []
+    if missing_files:
+        names = ", ".join(sorted(set(missing_files)))
+        problems.append(f"it reads {names}, which does not exist (workspace files: {', '.join(sorted(files))})")
+    unknown: dict[str, set[str]] = {}
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Subscript) or not isinstance(node.ctx, ast.Load):
+            continue
+        if not isinstance(node.value, ast.Name):
+            continue
+        var = node.value.id
+        if var not in frames or assigned.get(var, 0) != 1:
+            continue
+        rel, columns = frames[var]
+        for key in subscript_keys(node.slice, lists):
+            if key not in columns and key not in created:
+                unknown.setdefault(rel, set()).add(key)
+    headers = dict(frames.values())  # each CSV's header, read once above
+    for rel, keys in unknown.items():
+        columns = headers[rel]
+        hints = []
+        for key in sorted(keys):
+            close = difflib.get_close_matches(key, columns, n=1, cutoff=0.6)
+            hints.append(f"'{key}'" + (f" (did you mean '{close[0]}'?)" if close else ""))
+        problems.append(f"{rel} has no column {', '.join(hints)}; its columns are: {', '.join(columns)}")
+    return "; ".join(problems) if problems else None
