@@ -1,13 +1,25 @@
-"""The hold-out (validation) metric a script prints, read with the task's declared pattern."""
+"""The hold-out (validation) metric a script prints: read with the task's pattern, declared or recognised."""
 
 from __future__ import annotations
 
 import math
 import re
 
+from budgetmlagent.workspace.metric_inference import metric_from_words
 from budgetmlagent.workspace.task import Direction
 
-_NUMBER = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
+_NUMBER = re.compile(r"[-+]?(?:\d{1,3}(?:,\d{3})+(?:\.\d*)?|\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
+# A printed number as scripts write it: thousands separators, exponent, a trailing percent sign.
+NUMBER_TEXT = r"[-+]?(?:\d{1,3}(?:,\d{3})+(?:\.\d*)?|\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?%?"
+# Words that mark a hold-out measurement; "train" lines never count.
+_HOLD_OUT = r"(?:validation|validating|valid|val|hold[-_ ]?out|dev|cv|cross[-_ ]?validat(?:ion|ed))"
+_LINE = re.compile(
+    rf"(?<![A-Za-z])(?P<label>{_HOLD_OUT}(?![A-Za-z])[^\n:=]{{0,40}}?(?:[:=]|\bis\b)?)[^\S\n]*"
+    rf"(?<![\w.])(?P<number>{NUMBER_TEXT})(?![\w.])",
+    re.IGNORECASE,
+)
+# Labels that count rows, not a metric ("Validation set size: 1,000").
+_NOT_A_METRIC = re.compile(r"(?i)size|samples|rows|examples|count|shape|split|fold\b|epoch|step|batch|seed")
 
 
 def read_validation_metric(output: str, pattern: str | None) -> float | None:
@@ -23,7 +35,7 @@ def read_validation_metric(output: str, pattern: str | None) -> float | None:
         if number is None:
             continue
         try:
-            parsed = float(number.group(0))
+            parsed = float(number.group(0).replace(",", ""))
         except ValueError:
             continue
         if math.isfinite(parsed):
@@ -45,3 +57,35 @@ def read_invariant(output: str, pattern: str | None) -> str | None:
         return None
     found = [(m.group(1) or "").strip() for m in re.finditer(pattern, output, flags=re.MULTILINE)]
     return found[-1] if found else None
+
+
+def recognise_validation_pattern(output: str, metric: str | None = None) -> str | None:
+    """A pattern for the hold-out metric a script prints in a common form, when the task declares none:
+    `Validation MAE: 12,345`, `val_accuracy = 0.83`, `Hold-out RMSE is 1.2e3`, `CV F1: 85.3%`.
+
+    A label that names the task's metric wins (`val acc` names accuracy); otherwise the label must be the only one
+    printed (a loss and an accuracy side by side give no answer: guessing wrong would invert every comparison). The
+    pattern matches that label literally, so the same line in later runs reads the same way.
+    """
+    labels: dict[str, None] = {}
+    for match in _LINE.finditer(output or ""):
+        label = match.group("label").strip()
+        if not _NOT_A_METRIC.search(label):
+            labels.setdefault(label, None)
+    if not labels:
+        return None
+    wanted = _metric_named(metric) if metric else None
+    named = [label for label in labels if wanted is not None and _metric_named(label) == wanted]
+    if named:
+        chosen = named[-1]
+    elif len(labels) == 1:
+        chosen = next(iter(labels))
+    else:
+        return None
+    return rf"(?<![A-Za-z]){re.escape(chosen)}[^\S\n]*({NUMBER_TEXT})"
+
+
+def _metric_named(text: str) -> str | None:
+    """The metric a label or a metric name stands for: 'val acc' and 'accuracy' both name accuracy."""
+    guess = metric_from_words(text, "label")
+    return guess.metric if guess is not None else re.sub(r"[^a-z0-9]", "", text.lower()) or None
