@@ -24,13 +24,19 @@ _SCORE_MARKER = "__BUDGETMLAGENT_SCORE__"
 # Starts in a scratch folder (the only writable place in the sandbox), then moves into scripts/ so eval.py
 # finds its answer files by relative path, as MLAgentBench expects; scripts/ and the workspace stay read-only.
 _SCORER = f"""
-import importlib.util, json, math, os, sys
+import importlib.util, inspect, json, math, os, sys
 os.chdir(sys.argv[2])
 spec = importlib.util.spec_from_file_location("eval", "eval.py")
 module = importlib.util.module_from_spec(spec)
 sys.modules["eval"] = module
 spec.loader.exec_module(module)
-value = module.get_score(sys.argv[1])
+target = sys.argv[1]
+# Some MLAgentBench forks score a file: get_score(submission_path="../env/submission.csv") gets the file.
+first = next(iter(inspect.signature(module.get_score).parameters.values()), None)
+default = first.default if first is not None and isinstance(first.default, str) else ""
+if os.path.splitext(os.path.basename(default))[1]:
+    target = os.path.join(target, os.path.basename(default))
+value = module.get_score(target)
 print()
 print("{_SCORE_MARKER}", json.dumps(float(value)))
 """

@@ -77,6 +77,22 @@ def test_score_workspace_runs_eval_with_scripts_as_cwd(tmp_path: Path) -> None:
     assert result.score == 0.75 and result.error is None
 
 
+FILE_EVAL = """
+def get_score(submission_path="../env/submission.txt"):
+    with open(submission_path) as handle:  # some MLAgentBench forks score the file, not its folder
+        return float(handle.read())
+"""
+
+
+def test_an_eval_whose_get_score_takes_a_file_is_given_the_file(tmp_path: Path) -> None:
+    task = load_task(make_task(tmp_path, eval_py=FILE_EVAL))
+    folder = tmp_path / "ws"
+    folder.mkdir()
+    (folder / "submission.txt").write_text("0.5")
+    result = score_workspace(task, folder, timeout_s=60)
+    assert result.score == 0.5 and result.error is None
+
+
 def test_score_workspace_reports_eval_failure(tmp_path: Path) -> None:
     task = load_task(make_task(tmp_path))
     folder = tmp_path / "ws"
