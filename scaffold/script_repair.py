@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import ast
 import builtins
+import importlib.util
 from collections.abc import Collection
+from pathlib import Path
 
 from budgetmlagent.scaffold.code_facts import subscript_keys
 
@@ -28,10 +30,13 @@ def lost_lines(original: str, new_text: str) -> str | None:
     return f"the reply has {after} lines where the script has {before}"
 
 
-def repair_reply(original: str, reply: str, data_columns: Collection[str] = ()) -> tuple[str, list[str]]:
+def repair_reply(
+    original: str, reply: str, data_columns: Collection[str] = (), workspace: Path | None = None
+) -> tuple[str, list[str]]:
     """A whole-script reply made whole: a fragment merged into the original (see merge_fragment), definitions it
     dropped put back (see restore_lost_definitions), and, given the data's columns, lines that make new columns
-    moved up before their first use (see hoist_made_columns); also one note per repair, for the observation."""
+    moved up before their first use (see hoist_made_columns), and, given the workspace, imports of packages that are
+    not installed and not used dropped (see drop_missing_imports); also one note per repair, for the observation."""
     notes: list[str] = []
     short = lost_lines(original, reply) or _lost_calls(original, reply)
     merged = merge_fragment(original, reply) if short is not None else None
@@ -50,7 +55,62 @@ def repair_reply(original: str, reply: str, data_columns: Collection[str] = ()) 
                 f"The lines that make {', '.join(moved)} came after the first line that reads them; they were moved "
                 "up to just before it."
             )
+    if workspace is not None:
+        reply, dropped, used = drop_missing_imports(reply, workspace)
+        if dropped:
+            notes.append(f"Imports of packages that are not installed and not used were removed: {', '.join(dropped)}.")
+        if used:
+            notes.append(
+                f"Not installed here, but the script uses: {', '.join(used)}. Rewrite those lines with the installed "
+                "packages (numpy, pandas, scikit-learn, torch) or without them."
+            )
     return reply, notes
+
+
+def drop_missing_imports(code: str, workspace: Path) -> tuple[str, list[str], list[str]]:
+    """`code` without its top-level imports of modules that are neither installed nor files of the workspace, where
+    nothing reads the names they bind (a starter's `import seaborn` left over from plotting); also the imports
+    dropped, and the missing modules that are used (those need a real change, which the note asks for)."""
+    try:
+        tree = ast.parse(code)
+    except SyntaxError:
+        return code, [], []
+    read = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and not isinstance(n.ctx, ast.Store)}
+    lines = code.splitlines(keepends=True)
+    dropped: list[str] = []
+    used: list[str] = []
+    for stmt in reversed(tree.body):  # bottom up, so earlier line numbers stay valid
+        missing = _missing_modules(stmt, workspace) if isinstance(stmt, ast.Import | ast.ImportFrom) else []
+        if not missing:
+            continue
+        if _bound_by(stmt) & read or any(alias.name == "*" for alias in stmt.names):
+            used.extend(missing)
+            continue
+        start, end = _span(stmt)
+        dropped.append(ast.get_source_segment(code, stmt) or ", ".join(missing))
+        del lines[start:end]
+    return "".join(lines), dropped[::-1], used[::-1]
+
+
+def _missing_modules(stmt: ast.Import | ast.ImportFrom, workspace: Path) -> list[str]:
+    """The modules an import names that resolve nowhere: not installed for this interpreter, not a file or folder of
+    the workspace. Relative imports are the workspace's own."""
+    if isinstance(stmt, ast.ImportFrom):
+        names = [stmt.module] if stmt.module and not stmt.level else []
+    else:
+        names = [alias.name for alias in stmt.names]
+    missing = []
+    for name in names:
+        top = name.split(".")[0]
+        if (workspace / f"{top}.py").is_file() or (workspace / top).is_dir():
+            continue
+        try:
+            found = importlib.util.find_spec(top) is not None
+        except (ImportError, ValueError):
+            found = False
+        if not found:
+            missing.append(top)
+    return missing
 
 
 def hoist_made_columns(code: str, data_columns: Collection[str]) -> tuple[str, list[str]]:

@@ -404,3 +404,41 @@ def test_a_network_trained_with_sgd_gets_the_adam_recipe_and_it_runs(tmp_path: P
     assert accuracy[1] > accuracy[0] + 0.1
     trained = NETWORK_LIKE.replace("N_EPOCHS = 1", "N_EPOCHS = 8")
     assert recipes_for(ws, trained)[0].pattern == "opt = torch.optim.Adam(net.parameters(), lr=1e-3)"  # epochs kept
+
+
+# -- imports of packages that are not installed -----------------------------------------------------------------------
+
+SKELETON = """import pandas as pd
+import seaborn as sns
+import nosuchpkg_plotting
+from nosuchpkg_extra import helper
+import helper_local
+from sklearn.linear_model import LinearRegression
+
+df = pd.read_csv("train.csv")
+model = LinearRegression().fit(df[["a"]], df["y"])
+print("done")
+"""
+
+
+def test_imports_of_missing_unused_packages_are_dropped_and_used_ones_named(tmp_path: Path) -> None:
+    from budgetmlagent.scaffold.script_repair import drop_missing_imports, repair_reply
+
+    (tmp_path / "helper_local.py").write_text("")  # a module of the workspace is not missing
+    used_too = SKELETON + "helper(df)\n"
+    code, dropped, used = drop_missing_imports(used_too, tmp_path)
+    seaborn = [] if _installed("seaborn") else ["import seaborn as sns"]  # dropped only where it is missing
+    assert dropped == [*seaborn, "import nosuchpkg_plotting"]
+    assert used == ["nosuchpkg_extra"]  # helper() is called: a real change is needed, not a deletion
+    assert "import helper_local" in code and "from sklearn.linear_model import LinearRegression" in code
+    compile(code, "train.py", "exec")
+    fixed, notes = repair_reply(SKELETON, SKELETON, workspace=tmp_path)
+    assert "nosuchpkg_plotting" not in fixed and "nosuchpkg_extra" not in fixed
+    assert any("not installed and not used were removed" in note for note in notes)
+    assert repair_reply(SKELETON, SKELETON) == (SKELETON, [])  # without a workspace nothing is judged
+
+
+def _installed(name: str) -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec(name) is not None
