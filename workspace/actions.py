@@ -1,167 +1,86 @@
-"""The MLAgentBench action set: input models, validation against the workspace, plain executors.
+"""The MLAgentBench actions: validate_action, the plain executors and execute_plain_action.
 
-Leniency (decided here because small models need it): action names match ignoring case, spaces and
-punctuation ("edit script ai" is "Edit Script (AI)"); extra input keys are ignored, but when a required
-field is missing the error names the unexpected keys and shows the expected JSON; line numbers accept
-int-like strings ("12", 12.0); an end line past the end of the file is clamped; a bare string input is
-taken as the value of a one-field action (Action Input: "train.py" for Execute Script).
+The input models live in action_inputs, the action table and tool descriptions in action_specs, lenient
+parsing and the checks against the workspace in action_parsing; the names the rest of the code imports
+are re-exported here (__all__), so `budgetmlagent.workspace.actions` stays the one place to import from.
 """
 
 from __future__ import annotations
 
 import difflib
-import json
 import os
-import re
 import stat
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ValidationError
 
+from budgetmlagent.workspace.action_inputs import (
+    CopyFileInput,
+    EditScriptInput,
+    InspectScriptLinesInput,
+    ListFilesInput,
+    ReadFileInput,
+    ScriptNameInput,
+    WriteFileInput,
+)
+from budgetmlagent.workspace.action_parsing import (
+    check_range,
+    check_text_file,
+    check_world,
+    coerce_input,
+    describe_validation_error,
+)
+from budgetmlagent.workspace.action_specs import (
+    ACTIONS,
+    EDIT_ACTIONS,
+    LOOK_ACTIONS,
+    MAX_INSPECT_LINES,
+    PLAIN_ACTIONS,
+    PLANNER_ACTIONS,
+    WORKER_ACTIONS,
+    ActionKind,
+    ActionSpec,
+    canonical_action_name,
+    expected_json,
+    render_tool_descriptions,
+)
 from budgetmlagent.workspace.errors import ActionInputError
 from budgetmlagent.workspace.sandbox import ScriptRun, truncate_middle
-from budgetmlagent.workspace.workspace import HIDDEN_NAMES, MAX_EDIT_BYTES, Workspace, display_name, is_plain_name
+from budgetmlagent.workspace.workspace import HIDDEN_NAMES, Workspace, display_name, is_plain_name
 
-# plain: the executor runs it; llm: a model answers; state: the graph runs it from run state; final: ends the run.
-ActionKind = Literal["plain", "llm", "state", "final"]
-MAX_INSPECT_LINES = 100
+__all__ = [
+    "ACTIONS",
+    "EDIT_ACTIONS",
+    "LOOK_ACTIONS",
+    "MAX_DIFF_CHARS",
+    "MAX_INSPECT_LINES",
+    "MAX_READ_CHARS",
+    "PLAIN_ACTIONS",
+    "PLANNER_ACTIONS",
+    "WORKER_ACTIONS",
+    "ActionKind",
+    "ActionResult",
+    "ActionSpec",
+    "CopyFileInput",
+    "EditScriptInput",
+    "InspectScriptLinesInput",
+    "ListFilesInput",
+    "ReadFileInput",
+    "ScriptNameInput",
+    "WriteFileInput",
+    "bounded_diff",
+    "canonical_action_name",
+    "execute_plain_action",
+    "expected_json",
+    "render_tool_descriptions",
+    "validate_action",
+]
+
 MAX_DIFF_CHARS = 4000
 MAX_READ_CHARS = 30000
-
-
-class ActionInput(BaseModel):
-    """Base of all action inputs: unknown keys are ignored."""
-
-    model_config = ConfigDict(extra="ignore")
-
-
-def _nonblank(value: str) -> str:
-    """Reject empty or whitespace-only strings."""
-    if not value.strip():
-        raise ValueError("must not be empty")
-    return value
-
-
-NonBlank = Annotated[str, AfterValidator(_nonblank)]
-
-
-def _strip_number(value: Any) -> Any:
-    """Strip padded numeric strings; pydantic's lax mode takes "12" but not " 12 "."""
-    return value.strip() if isinstance(value, str) else value
-
-
-LineNumber = Annotated[int, BeforeValidator(_strip_number)]
-
-
-class ListFilesInput(ActionInput):
-    """List Files input."""
-
-    dir_path: str = Field(description='a valid relative path to a directory, such as "." or "folder1/folder2"')
-
-
-class ReadFileInput(ActionInput):
-    """Read File input."""
-
-    file_name: str = Field(description="a valid file name with relative path to current directory if needed")
-
-
-class WriteFileInput(ActionInput):
-    """Write File and Append File input."""
-
-    file_name: str = Field(description="a valid file name with relative path to current directory if needed")
-    content: str = Field(description="the content to be written to the file")
-
-
-class CopyFileInput(ActionInput):
-    """Copy File input."""
-
-    source: str = Field(description="a valid file name with relative path to current directory if needed")
-    destination: str = Field(description="a valid file name with relative path to current directory if needed")
-
-
-class ScriptNameInput(ActionInput):
-    """Undo Edit Script and Execute Script input."""
-
-    script_name: str = Field(description="a valid python script name with relative path to current directory")
-
-
-class FinalAnswerInput(ActionInput):
-    """Final Answer input."""
-
-    final_answer: NonBlank = Field(description="a detailed description of the final answer and how it was reached")
-
-
-class UnderstandFileInput(ActionInput):
-    """Understand File input."""
-
-    file_name: str = Field(description="a valid file name with relative path to current directory if needed")
-    things_to_look_for: NonBlank = Field(description="a detailed description of what to look for and what to return")
-
-
-class InspectScriptLinesInput(ActionInput):
-    """Inspect Script Lines input."""
-
-    script_name: str = Field(description="a valid python script name with relative path to current directory")
-    start_line_number: LineNumber = Field(description="a valid line number, counting from 1")
-    end_line_number: LineNumber = Field(description="a valid line number, at least start_line_number")
-
-
-class EditScriptInput(ActionInput):
-    """Edit Script (AI) input."""
-
-    script_name: str = Field(
-        description="a valid python script name with relative path; if it does not exist, it is created"
-    )
-    edit_instruction: NonBlank = Field(description="a detailed step by step description of how to edit it")
-    save_name: str = Field(description="a valid file name with relative path to save the edited script")
-
-
-class EditScriptSegmentInput(ActionInput):
-    """Edit Script Segment (AI) input."""
-
-    script_name: str = Field(description="a valid python script name with relative path to current directory")
-    start_line_number: LineNumber = Field(description="a valid line number, counting from 1")
-    end_line_number: LineNumber = Field(description="a valid line number, at least start_line_number")
-    edit_instruction: NonBlank = Field(description="a detailed step by step description of how to edit the segment")
-    save_name: str = Field(description="a valid file name with relative path to save the edited script")
-
-
-class ReflectionInput(ActionInput):
-    """Reflection input."""
-
-    things_to_reflect_on: NonBlank = Field(description="a detailed description of what to reflect on")
-
-
-class RetrievalInput(ActionInput):
-    """Retrieval from Research Log input."""
-
-    current_plan: str = Field(description="a detailed description of the current research plan and status")
-
-
-class AskExpertInput(ActionInput):
-    """Ask Expert input."""
-
-    question: NonBlank = Field(description="what you need advice on, with the relevant facts")
-
-
-class RevertInput(ActionInput):
-    """Revert To Best input."""
-
-    reason: NonBlank = Field(description="why the current version is worse than the best one")
-
-
-@dataclass(frozen=True)
-class ActionSpec:
-    """One action: its name, what it does, its input model, what it returns, and who runs it."""
-
-    name: str
-    description: str
-    input_model: type[ActionInput]
-    kind: ActionKind
-    observation: str
 
 
 @dataclass(frozen=True)
@@ -174,306 +93,6 @@ class ActionResult:
     changed_files: list[str] = field(default_factory=list)
 
 
-_SPECS = [
-    ActionSpec(
-        "List Files",
-        "Use this to navigate the file system.",
-        ListFilesInput,
-        "plain",
-        "a list of files and folders in dir_path, or an error message if dir_path is invalid",
-    ),
-    ActionSpec(
-        "Read File",
-        "Use this to read an existing file.",
-        ReadFileInput,
-        "plain",
-        "the contents of the file read",
-    ),
-    ActionSpec(
-        "Write File",
-        "Use this to write a file. If the file already exists, it will be overwritten.",
-        WriteFileInput,
-        "plain",
-        "a success message and the diff of the change",
-    ),
-    ActionSpec(
-        "Append File",
-        "Use this to append content to the end of a file (it is created if missing).",
-        WriteFileInput,
-        "plain",
-        "a success message and the diff of the change",
-    ),
-    ActionSpec(
-        "Copy File",
-        "Use this to copy a file to a new location with a new name.",
-        CopyFileInput,
-        "plain",
-        "a success message or an error message",
-    ),
-    ActionSpec(
-        "Undo Edit Script",
-        "Use this to undo the last edit of a script.",
-        ScriptNameInput,
-        "plain",
-        "the content of the script before the last edit",
-    ),
-    ActionSpec(
-        "Execute Script",
-        "Use this to execute a python script. The script must already exist.",
-        ScriptNameInput,
-        "plain",
-        "the output of the script, or the error and traceback if it failed",
-    ),
-    ActionSpec(
-        "Final Answer",
-        "Use this to submit the final answer once the task is solved; it ends the run.",
-        FinalAnswerInput,
-        "final",
-        "none: the run ends and the workspace is scored",
-    ),
-    ActionSpec(
-        "Understand File",
-        "Use this to read the whole file and understand certain aspects of it.",
-        UnderstandFileInput,
-        "llm",
-        "a description of the relevant content and lines in the file, or a note if it is not there",
-    ),
-    ActionSpec(
-        "Inspect Script Lines",
-        f"Use this to inspect specific lines of a script (at most {MAX_INSPECT_LINES} lines at a time).",
-        InspectScriptLinesInput,
-        "plain",
-        "the requested lines of the script, numbered",
-    ),
-    ActionSpec(
-        "Edit Script (AI)",
-        "Use this to have an AI edit a python script; the edited script is saved under save_name.",
-        EditScriptInput,
-        "llm",
-        "the diff of the edit; check that it is correct, and undo it if not",
-    ),
-    ActionSpec(
-        "Edit Script Segment (AI)",
-        "Use this to have an AI edit a range of lines of a script; the result is saved under save_name.",
-        EditScriptSegmentInput,
-        "llm",
-        "the diff of the edit; check that it is correct, and undo it if not",
-    ),
-    ActionSpec(
-        "Reflection",
-        "Use this to look over all past steps and reflect on them.",
-        ReflectionInput,
-        "llm",
-        "the reflection",
-    ),
-    ActionSpec(
-        "Retrieval from Research Log",
-        "Use this to retrieve relevant information from the research log.",
-        RetrievalInput,
-        "llm",
-        "relevant information from earlier steps",
-    ),
-    ActionSpec(
-        "Ask Expert",
-        "Use this to ask the planning expert (a stronger model) for advice; it can be used only a few times.",
-        AskExpertInput,
-        "llm",
-        "the expert's advice",
-    ),
-    ActionSpec(
-        "Revert To Best",
-        "Use this to restore every script and output to the version with the best validation metric so far "
-        "(after a regression or a broken script).",
-        RevertInput,
-        "state",
-        "which files were restored",
-    ),
-]
-
-LineInput = InspectScriptLinesInput | EditScriptSegmentInput
-ACTIONS: dict[str, ActionSpec] = {spec.name: spec for spec in _SPECS}
-PLAIN_ACTIONS: tuple[str, ...] = tuple(name for name, spec in ACTIONS.items() if spec.kind == "plain")
-EDIT_ACTIONS = ("Edit Script (AI)", "Edit Script Segment (AI)")
-# The research agent's action list (MLAgentBench hides the low-level Write/Append File from it too).
-PLANNER_ACTIONS = (
-    "List Files",
-    "Read File",
-    "Understand File",
-    "Inspect Script Lines",
-    "Edit Script (AI)",
-    "Edit Script Segment (AI)",
-    "Execute Script",
-    "Undo Edit Script",
-    "Copy File",
-    "Reflection",
-    "Retrieval from Research Log",
-    "Ask Expert",
-    "Revert To Best",
-    "Final Answer",
-)
-# Actions that only look: repeating one right after itself returns the same observation.
-LOOK_ACTIONS = ("List Files", "Read File", "Understand File", "Inspect Script Lines")
-WORKER_ACTIONS = ("Understand File", "Reflection", "Retrieval from Research Log")
-
-
-def _squash(name: str) -> str:
-    """Lowercase letters and digits only, for forgiving name matching."""
-    return re.sub(r"[^a-z0-9]", "", name.lower())
-
-
-_BY_SQUASHED = {_squash(name): name for name in ACTIONS}
-
-
-def canonical_action_name(name: Any) -> str | None:
-    """The registry name an LLM meant ("execute script" -> "Execute Script"), or None."""
-    if not isinstance(name, str):
-        return None
-    return _BY_SQUASHED.get(_squash(name))
-
-
-def expected_json(name: str) -> str:
-    """The Action Input template of one action, MLAgentBench style."""
-    model = ACTIONS[name].input_model
-    lines = [f'    "{key}": [{info.description}]' for key, info in model.model_fields.items()]
-    return "{\n" + ",\n".join(lines) + "\n}"
-
-
-def render_tool_descriptions(names: list[str]) -> str:
-    """Tool list for the planner prompt, in the given order: one compact line per action.
-
-    Placeholders sit in angle brackets; small models copy prose templates verbatim otherwise.
-    """
-    blocks = []
-    for name in names:
-        spec = ACTIONS[name]
-        fields = ", ".join(f'"{key}": <{info.description}>' for key, info in spec.input_model.model_fields.items())
-        blocks.append(f"- {spec.name} {{{fields}}}: {spec.description}")
-    return "\n".join(blocks)
-
-
-def _coerce_input(name: str, action_input: Any) -> dict[str, Any]:
-    """Turn the raw Action Input into a dict (JSON text and bare strings accepted)."""
-    if isinstance(action_input, dict):
-        return action_input
-    if action_input is None:
-        return {}
-    if isinstance(action_input, str):
-        text = action_input.strip()
-        try:
-            parsed = json.loads(text) if text else {}
-        except json.JSONDecodeError:
-            parsed = None
-        if isinstance(parsed, dict):
-            return parsed
-        fields = list(ACTIONS[name].input_model.model_fields)
-        if len(fields) == 1:
-            return {fields[0]: text if parsed is None else str(parsed)}
-    raise ActionInputError(
-        f"The Action Input for {name} must be a JSON object, got {type(action_input).__name__}. "
-        f"Expected:\n{expected_json(name)}"
-    )
-
-
-def _describe_validation_error(name: str, raw: dict[str, Any], exc: ValidationError) -> str:
-    """Explain a pydantic error in words an LLM can act on."""
-    model = ACTIONS[name].input_model
-    missing = [str(err["loc"][0]) for err in exc.errors() if err["type"] == "missing"]
-    problems = []
-    if missing:
-        problems.append(f"missing field(s): {', '.join(missing)}")
-        unexpected = [key for key in raw if key not in model.model_fields]
-        if unexpected:
-            problems.append(f"unexpected field(s): {', '.join(map(str, unexpected))}")
-    for err in exc.errors():
-        if err["type"] == "missing":
-            continue
-        loc = ".".join(str(part) for part in err["loc"]) or "input"
-        problems.append(f"field '{loc}' {err['msg'].lower()} (got {err.get('input')!r:.80})")
-    joined = "; ".join(problems)
-    return f"Invalid Action Input for {name}: {joined}. Expected Action Input:\n{expected_json(name)}"
-
-
-def _check_text_file(ws: Workspace, rel: str) -> Path:
-    """An existing, non-binary file."""
-    path = ws.existing_file(rel)
-    with path.open("rb") as handle:
-        if b"\0" in handle.read(8192):
-            raise ActionInputError(f"'{rel}' is a binary file and cannot be shown as text.")
-    return path
-
-
-def _line_count(path: Path, name: str) -> int:
-    """Number of lines in a text file small enough to edit."""
-    size = path.stat().st_size
-    if size > MAX_EDIT_BYTES:
-        raise ActionInputError(
-            f"'{name}' is {size / 2**20:.0f} MB, too large to inspect or edit by lines "
-            f"(limit {MAX_EDIT_BYTES // 2**20} MB); use Read File for its head and tail."
-        )
-    return len(path.read_text(encoding="utf-8", errors="replace").splitlines())
-
-
-def _check_range(ws: Workspace, parsed: LineInput, script: str, *, max_lines: int | None) -> LineInput:
-    """Validate (and clamp the end of) a line range against the file."""
-    n_lines = _line_count(_check_text_file(ws, script), script)
-    start, end = parsed.start_line_number, parsed.end_line_number
-    if n_lines == 0:
-        raise ActionInputError(f"'{script}' is empty; there are no lines to show or edit.")
-    if start < 1:
-        raise ActionInputError(f"start_line_number must be at least 1 (lines count from 1), got {start}.")
-    if start > n_lines:
-        raise ActionInputError(f"start_line_number {start} is past the end of '{script}' ({n_lines} lines).")
-    if end < start:
-        raise ActionInputError(f"end_line_number ({end}) must not be smaller than start_line_number ({start}).")
-    end = min(end, n_lines)
-    if max_lines is not None and end - start + 1 > max_lines:
-        raise ActionInputError(
-            f"At most {max_lines} lines can be inspected at once; you asked for {start}-{end} "
-            f"({end - start + 1} lines). Ask for a smaller range, e.g. {start}-{start + max_lines - 1}."
-        )
-    return parsed.model_copy(update={"end_line_number": end})
-
-
-def _check_world(ws: Workspace, name: str, parsed: ActionInput) -> ActionInput:
-    """Check an input against the workspace; raises ActionInputError; may normalise the input."""
-    if isinstance(parsed, ListFilesInput):
-        if not ws.resolve(parsed.dir_path).is_dir():
-            raise ActionInputError(f"'{parsed.dir_path}' is not an existing directory.")
-    elif isinstance(parsed, ReadFileInput | UnderstandFileInput):
-        _check_text_file(ws, parsed.file_name)
-    elif isinstance(parsed, WriteFileInput):
-        ws.resolve(_require(parsed.file_name, "file_name"), for_write=True)
-    elif isinstance(parsed, CopyFileInput):
-        ws.existing_file(parsed.source)
-        ws.resolve(_require(parsed.destination, "destination"), for_write=True)
-    elif isinstance(parsed, ScriptNameInput) and name == "Undo Edit Script":
-        ws.resolve(_require(parsed.script_name, "script_name"), for_write=True)
-        if ws.backup_count(parsed.script_name) == 0:
-            raise ActionInputError(f"There is no edit of '{parsed.script_name}' to undo.")
-    elif isinstance(parsed, ScriptNameInput):
-        ws.existing_file(parsed.script_name)
-        if not parsed.script_name.strip().endswith(".py"):
-            raise ActionInputError(f"'{parsed.script_name}' is not a python script (.py); only those can run.")
-    elif isinstance(parsed, InspectScriptLinesInput):
-        return _check_range(ws, parsed, parsed.script_name, max_lines=MAX_INSPECT_LINES)
-    elif isinstance(parsed, EditScriptSegmentInput):
-        ws.resolve(_require(parsed.save_name, "save_name"), for_write=True)
-        return _check_range(ws, parsed, parsed.script_name, max_lines=None)
-    elif isinstance(parsed, EditScriptInput):
-        script = ws.resolve(_require(parsed.script_name, "script_name"))
-        if script.is_dir():
-            raise ActionInputError(f"'{parsed.script_name}' is a directory, not a script.")
-        ws.resolve(_require(parsed.save_name, "save_name"), for_write=True)
-    return parsed
-
-
-def _require(value: str, field_name: str) -> str:
-    """A path field must not be blank."""
-    if not value.strip():
-        raise ActionInputError(f"{field_name} must not be empty.")
-    return value
-
-
 def validate_action(
     ws: Workspace, name: str, action_input: dict[str, Any] | str | None
 ) -> tuple[BaseModel | None, str | None]:
@@ -482,12 +101,12 @@ def validate_action(
     if canonical is None:
         return None, (f"Unknown action {name!r}. Valid actions are: {', '.join(ACTIONS)}.")
     try:
-        raw = _coerce_input(canonical, action_input)
+        raw = coerce_input(canonical, action_input)
         try:
             parsed = ACTIONS[canonical].input_model.model_validate(raw)
         except ValidationError as exc:
-            return None, _describe_validation_error(canonical, raw, exc)
-        return _check_world(ws, canonical, parsed), None
+            return None, describe_validation_error(canonical, raw, exc)
+        return check_world(ws, canonical, parsed), None
     except ActionInputError as exc:
         return None, f"Invalid Action Input for {canonical}: {exc}"
     except (OSError, ValueError) as exc:
@@ -535,7 +154,7 @@ def _list_files(ws: Workspace, parsed: ListFilesInput, **_: Any) -> ActionResult
 
 
 def _read_file(ws: Workspace, parsed: ReadFileInput, **_: Any) -> ActionResult:
-    size = _check_text_file(ws, parsed.file_name).stat().st_size
+    size = check_text_file(ws, parsed.file_name).stat().st_size
     # Only the head and tail of a large file are read: a script may have written gigabytes.
     text = ws.read_text(parsed.file_name, max_bytes=4 * MAX_READ_CHARS)
     if len(text) > MAX_READ_CHARS or size > 4 * MAX_READ_CHARS:
@@ -640,7 +259,7 @@ def _sandbox_hints(run: ScriptRun, limits: dict[str, Any]) -> str:
 
 
 def _inspect(ws: Workspace, parsed: InspectScriptLinesInput, **_: Any) -> ActionResult:
-    parsed = _check_range(ws, parsed, parsed.script_name, max_lines=MAX_INSPECT_LINES)  # type: ignore[assignment]
+    parsed = check_range(ws, parsed, parsed.script_name, max_lines=MAX_INSPECT_LINES)  # type: ignore[assignment]
     lines = ws.read_text(parsed.script_name).splitlines()
     start, end = parsed.start_line_number, parsed.end_line_number
     width = len(str(end))

@@ -23,7 +23,7 @@ from test_workspace_sandbox import tagged
 
 from budgetmlagent.workspace import sandbox
 from budgetmlagent.workspace.actions import ActionResult, execute_plain_action, validate_action
-from budgetmlagent.workspace.sandbox import ScriptRun, isolation, run_script
+from budgetmlagent.workspace.sandbox import ScriptRun, isolation, namespaces, run_script
 from budgetmlagent.workspace.scoring import score_workspace
 from budgetmlagent.workspace.task import Task, load_task
 from budgetmlagent.workspace.workspace import BACKUP_DIR, Workspace
@@ -359,7 +359,7 @@ def test_read_only_files_cannot_be_changed_by_a_script(ws: Workspace) -> None:
 def test_without_namespaces_a_changed_read_only_file_is_restored_before_scoring(
     ws: Workspace, task: Task, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(sandbox, "isolation", lambda **_: sandbox.Isolation((), False, False, False))
+    monkeypatch.setattr(namespaces, "isolation", lambda **_: sandbox.Isolation((), False, False, False))
     original = (ws.root / "data.csv").read_bytes()
     code = "open('data.csv', 'w').write('a,b,label\\n9,9,9\\n')\nopen('submission.csv', 'w').write('0.6')\n"
     write(ws.root, "tamper.py", code)

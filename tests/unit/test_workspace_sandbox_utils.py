@@ -12,6 +12,7 @@ from budgetmlagent.workspace.sandbox import (
     describe_sandbox,
     hide_plan,
     last_traceback,
+    namespaces,
     pid_max_is_namespaced,
     sandbox_env,
     script_argument,
@@ -128,7 +129,7 @@ def test_a_script_that_does_not_compile_has_a_traceback(tmp_path: Path) -> None:
 
 
 def test_no_namespaces_falls_back_unconfined(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(sandbox, "isolation", lambda **_: sandbox.Isolation((), False, False, False))
+    monkeypatch.setattr(namespaces, "isolation", lambda **_: sandbox.Isolation((), False, False, False))
     (tmp_path / "hello.py").write_text("print('hello')\n")
     run = sandbox.run_script(tmp_path, "hello.py", timeout_s=30)
     assert run.ok and run.stdout.strip() == "hello"
@@ -137,7 +138,7 @@ def test_no_namespaces_falls_back_unconfined(tmp_path: Path, monkeypatch: pytest
 
 def test_network_only_when_mounts_are_unavailable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # `env` stands in for a working `unshare -n` (it runs the prelude unchanged); mounts are what is missing.
-    monkeypatch.setattr(sandbox, "isolation", lambda **_: sandbox.Isolation(("env",), True, False, False))
+    monkeypatch.setattr(namespaces, "isolation", lambda **_: sandbox.Isolation(("env",), True, False, False))
     (tmp_path / "hello.py").write_text("print('hello')\n")
     run = sandbox.run_script(tmp_path, "hello.py", timeout_s=30)
     assert run.ok and not run.filesystem_confined and run.network_isolated
@@ -149,6 +150,6 @@ def test_pid_max_is_per_namespace_from_linux_6_14() -> None:
 
 
 def test_describe_sandbox_reports_what_holds(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(sandbox, "isolation", lambda **_: sandbox.Isolation(("unshare",), True, False, False))
+    monkeypatch.setattr(namespaces, "isolation", lambda **_: sandbox.Isolation(("unshare",), True, False, False))
     report = describe_sandbox()
     assert report["network_isolated"] and not report["filesystem_confined"] and not report["process_count_capped"]
