@@ -60,6 +60,11 @@ class SweepSettings:
     # Extra Context fields for every run (tests pass scripted models here).
     context_overrides: dict[str, Any] = field(default_factory=dict)
 
+    def caps(self) -> dict[str, Any]:
+        """The caps every run of the sweep shares, as Context settings."""
+        names = ("max_steps", "budget_usd", "wall_clock_s", "script_timeout_s", "lifelines")
+        return {name: getattr(self, name) for name in names}
+
     def cells(self) -> list[Cell]:
         configs = [parse_config(name) for name in self.configs]
         return [
@@ -77,12 +82,7 @@ def run_agent_cell(cell: Cell, settings: SweepSettings, run_dir: Path) -> dict[s
     """Run the agent graph on one cell in this process (local model servers are shared by all cells)."""
     from budgetmlagent.graph import Context, build_graph, recursion_limit
 
-    values: dict[str, Any] = {
-        "max_steps": settings.max_steps,
-        "budget_usd": settings.budget_usd,
-        "wall_clock_s": settings.wall_clock_s,
-        "script_timeout_s": settings.script_timeout_s,
-        "lifelines": settings.lifelines,
+    values: dict[str, Any] = settings.caps() | {
         "seed": cell.seed,
         # Each cell remembers only its own steps: memory shared across cells would leak between configs.
         "memory_dir": str(run_dir / "memory"),
@@ -199,13 +199,9 @@ class Sweep:
             "tasks": [str(p) for p in s.tasks],
             "configs": s.configs,
             "seeds": s.seeds,
-            "max_steps": s.max_steps,
             "preset": s.preset,
             "jobs": s.jobs,
-            "wall_clock_s": s.wall_clock_s,
-            "budget_usd": s.budget_usd,
-            "script_timeout_s": s.script_timeout_s,
-            "lifelines": s.lifelines,
+            **s.caps(),
             "settings": {k: v for k, v in s.context_overrides.items() if isinstance(v, str | int | float | bool)},
             "command": s.command,
             "machine": machine_facts(),

@@ -45,7 +45,7 @@ def add_bench_parser(sub: argparse._SubParsersAction) -> None:
 def bench_command(args: argparse.Namespace) -> int:
     from budgetmlagent.benchmarks.harness import Sweep, SweepSettings
     from budgetmlagent.benchmarks.report import write_report
-    from budgetmlagent.preflight import BadInput
+    from budgetmlagent.preflight import BadInput, run_caps
 
     try:
         tasks, overrides = check_sweep(args)
@@ -58,13 +58,9 @@ def bench_command(args: argparse.Namespace) -> int:
             configs=list(args.configs),
             out=args.out,
             seeds=args.seeds,
-            max_steps=args.max_steps,
             preset=args.preset,
             jobs=args.jobs,
-            wall_clock_s=args.wall_clock,
-            budget_usd=args.budget_usd,
-            script_timeout_s=args.script_timeout,
-            lifelines=args.lifelines,
+            **run_caps(args),
             context_overrides=overrides,
             command=" ".join(["budgetmlagent", *(shlex.quote(a) for a in sys.argv[1:])]),
         )
@@ -112,17 +108,10 @@ def check_sweep(args: argparse.Namespace) -> tuple[list[Path], dict[str, Any]]:
 def check_cell_settings(args: argparse.Namespace, settings: dict[str, Any], config_name: str) -> None:
     """The Context one configuration's cells will run with (as the harness builds it) is usable."""
     from budgetmlagent.graph import Context
-    from budgetmlagent.preflight import BadInput, check_context, check_local_models_installed
+    from budgetmlagent.preflight import BadInput, check_context, check_local_models_installed, run_caps
 
-    values = {
-        "max_steps": args.max_steps,
-        "budget_usd": args.budget_usd,
-        "wall_clock_s": args.wall_clock,
-        "script_timeout_s": args.script_timeout,
-        "lifelines": args.lifelines,
-    }
     try:
-        ctx = Context(**(values | settings))
+        ctx = Context(**(run_caps(args) | settings))
         check_context(ctx)
         check_local_models_installed(ctx)
     except ValueError as exc:  # a BUDGETMLAGENT_* variable that does not parse

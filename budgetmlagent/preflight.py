@@ -58,6 +58,17 @@ def context_from(settings: dict[str, Any], pairs: list[str]) -> Context:
     return ctx
 
 
+def run_caps(args: Any) -> dict[str, Any]:
+    """The caps of one run, from the flags `run` and `bench` share, as Context settings."""
+    return {
+        "max_steps": args.max_steps,
+        "budget_usd": args.budget_usd,
+        "wall_clock_s": args.wall_clock,
+        "script_timeout_s": args.script_timeout,
+        "lifelines": args.lifelines,
+    }
+
+
 def check_context(ctx: Context) -> None:
     """Settings in range, every model spec well-formed, with its API key and catalogue entry."""
     from budgetmlagent.runtime.context import settings_problems

@@ -42,22 +42,18 @@ def run_command(args: argparse.Namespace) -> int:
         check_local_models_installed,
         check_task,
         context_from,
+        run_caps,
     )
 
     console = Console(stderr=True, soft_wrap=True, emoji=False, highlight=False)
-    settings = dict(
-        preset=args.preset,
-        max_steps=args.max_steps,
-        budget_usd=args.budget_usd,
-        wall_clock_s=args.wall_clock,
-        script_timeout_s=args.script_timeout,
-        lifelines=args.lifelines,
-        seed=args.seed,
-        use_retrieval=not args.no_retrieval,
-        use_expert=not args.no_expert,
-        use_cascade=not args.no_cascade,
-        require_approval=args.approve,
-    )
+    settings = run_caps(args) | {
+        "preset": args.preset,
+        "seed": args.seed,
+        "use_retrieval": not args.no_retrieval,
+        "use_expert": not args.no_expert,
+        "use_cascade": not args.no_cascade,
+        "require_approval": args.approve,
+    }
     try:
         ctx = context_from(settings, args.set)
         run_dir = Path(args.out) if args.out is not None else new_run_dir(ctx.runs_dir, args.task_dir)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 
@@ -25,15 +24,15 @@ def add_tasks_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def list_command(args: argparse.Namespace) -> int:
-    from budgetmlagent.workspace.task import CONFIG_FILE
+    from budgetmlagent.workspace.task import declared_config
     from budgetmlagent.workspace.task_check import bundled_tasks
 
     tasks = bundled_tasks()
     rows = []
     for path in tasks:
-        config = json.loads((path / "scripts" / CONFIG_FILE).read_text(encoding="utf-8"))
+        config, _ = declared_config(path)
         prepared = "prepared" if (path / "scripts" / "prepared").exists() else "not prepared"
-        rows.append((path.name, f"{config['metric']} ({config['direction']} is better)", prepared))
+        rows.append((path.name, f"{config.metric} ({config.direction} is better)", prepared))
     width = max((len(r[0]) for r in rows), default=4)
     for name, metric, prepared in rows:
         print(f"{name:<{width}}  {metric:<34} {prepared}")
@@ -95,5 +94,5 @@ def _check_by_running(path: Path, timeout_s: float, *, has_reference: bool) -> i
     if base.score is None:
         print(f"[FAIL] {one_line(base.error or 'the baseline has no score')}")
         return 1
-    print(f"[ok  ] baseline {task.metric_name} = {base.score:.6g} ({base.seconds:.1f} s)")
+    print(f"[ok  ] baseline {task.metric} = {base.score:.6g} ({base.seconds:.1f} s)")
     return 0

@@ -45,24 +45,17 @@ def prepare(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     write_json(run_dir / "config.json", {"task_dir": str(task.root), "run_id": run_id, **ctx.public_dict()})
     ws = Workspace.create(task, run_dir / "workspace")
     base = baseline_score(task, Path(ctx.cache_dir) / "baselines", timeout_s=ctx.script_timeout_s)
+    measured = ctx.use_measured_edits  # off: no hold-out metric or invariant output is read
     info = TaskInfo(
-        name=task.name,
-        problem=task.research_problem,
-        metric=task.metric_name,
-        direction=task.direction,
+        **task.facts(),
         baseline=base.score,
         baseline_error=base.error,
         workspace=str(ws.root),
-        read_only=list(task.read_only_files),
-        scripts_dir=str(task.scripts_dir),
-        content_hash=task.content_hash,
-        validation_pattern=task.validation_pattern if ctx.use_measured_edits else None,
-        validation_baseline=base.validation if ctx.use_measured_edits else None,
-        invariant_pattern=task.invariant_pattern if ctx.use_measured_edits else None,
-        invariant_baseline=base.invariant if ctx.use_measured_edits else None,
-        sandbox=task.sandbox.model_dump(exclude_none=True),
-        main_script=task.baseline_script,
+        validation_baseline=base.validation if measured else None,
+        invariant_baseline=base.invariant if measured else None,
     )
+    if not measured:
+        info |= {"validation_pattern": None, "invariant_pattern": None}
     best = None
     # Only a measured metric can say which version is best. The untouched workspace is the first "best".
     if ctx.use_best_snapshot and info["validation_pattern"]:

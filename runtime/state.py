@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal, NotRequired
 from typing_extensions import TypedDict  # pydantic (LangGraph Studio schemas) needs it on Python < 3.12
 
 from budgetmlagent.providers.ledger import Ledger
-from budgetmlagent.workspace.task import SandboxConfig
+from budgetmlagent.workspace.task import SandboxConfig, TaskFacts
 from budgetmlagent.workspace.workspace import Workspace
 
 Role = Literal["planner", "coder", "debugger", "expert", "worker"]
@@ -23,24 +23,17 @@ class InputState(TypedDict, total=False):
     run_dir: str
 
 
-class TaskInfo(TypedDict):
-    name: str
-    problem: str
-    metric: str
-    direction: Literal["higher", "lower"]
-    baseline: float | None
+class TaskInfo(TaskFacts):
+    """The task in the run's state: the loaded task's facts (workspace.task.TaskFacts, from Task.facts()) plus what
+    the run measured and where it works."""
+
+    baseline: float | None  # the declared baseline score, else the measured one
     baseline_error: str | None
     workspace: str
-    read_only: list[str]
-    scripts_dir: str
-    content_hash: str
-    validation_pattern: str | None
     validation_baseline: float | None
-    # Output no change may alter (task's invariant_pattern) and what the baseline printed; older checkpoints lack them.
-    invariant_pattern: NotRequired[str | None]
-    invariant_baseline: NotRequired[str | None]
-    sandbox: dict[str, Any]  # the task's own script limits (workspace.task.SandboxConfig), over the run's
-    main_script: NotRequired[str]  # the script the task is about (train.py); older checkpoints lack it
+    invariant_baseline: NotRequired[
+        str | None
+    ]  # what the baseline printed for invariant_pattern; older checkpoints lack it
 
 
 class BestSoFar(TypedDict):

@@ -1,4 +1,10 @@
-"""Loading an ML task folder in MLAgentBench form (env/ + scripts/)."""
+"""Loading an ML task folder in MLAgentBench form (env/ + scripts/).
+
+One schema from folder to state: TaskConfig (what the folder declares) -> Task (that, plus what the folder holds)
+-> TaskFacts (the fields the run's state carries, by their names there; runtime.state.TaskInfo adds what the run
+measures). A field is declared once, on TaskConfig or Task; it reaches the state when TaskFacts names it (by the
+field's name, or its serialization alias).
+"""
 
 from __future__ import annotations
 
@@ -13,13 +19,16 @@ import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, NotRequired, cast
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_serializer, field_validator
+from typing_extensions import TypedDict  # pydantic (LangGraph Studio schemas) needs it on Python < 3.12
 
 from budgetmlagent.workspace.errors import TaskError
 
 Direction = Literal["higher", "lower"]
+# Where a task's declared facts come from: its budgetmlagent.json, the known-task table, or the defaults.
+ConfigSource = Literal["file", "known", "default"]
 
 CONFIG_FILE = "budgetmlagent.json"
 # MLAgentBench's own stamp name: it only checks that the file exists, so we can store JSON in it and
@@ -30,37 +39,6 @@ _SKIP_DIRS = {"__pycache__", ".git", ".stamps"}
 # Files above this size are hashed by size plus head and tail, so multi-GB datasets load quickly.
 _FULL_HASH_LIMIT = 64 * 1024 * 1024
 _PARTIAL_HASH_BYTES = 1024 * 1024
-
-
-class KnownTask(BaseModel):
-    """Metric facts for a known MLAgentBench task."""
-
-    model_config = ConfigDict(frozen=True)
-
-    metric: str
-    direction: Direction
-    baseline: float | None = None
-    baseline_script: str = DEFAULT_BASELINE_SCRIPT
-
-
-# Baselines for skeleton starter scripts are the benchmark's constants (PAPER.md); the lower-is-better
-# entries were read from each task's eval.py (perplexity, MCRMSE, SMAPE).
-KNOWN_TASKS: dict[str, KnownTask] = {
-    "house-price": KnownTask(metric="MAE", direction="lower", baseline=1e10),
-    "spaceship-titanic": KnownTask(metric="accuracy", direction="higher", baseline=0.5),
-    "imdb": KnownTask(metric="accuracy", direction="higher", baseline=0.5),
-    "ogbn-arxiv": KnownTask(metric="accuracy", direction="higher", baseline=0.3134),
-    "vectorization": KnownTask(metric="seconds", direction="lower", baseline=6.1742),
-    "cifar10": KnownTask(metric="accuracy", direction="higher"),
-    "feedback": KnownTask(metric="MCRMSE", direction="lower"),
-    "amp-parkinsons-disease-progression-prediction": KnownTask(metric="SMAPE", direction="lower"),
-    "parkinsons-disease": KnownTask(metric="SMAPE", direction="lower"),
-    "babylm": KnownTask(metric="perplexity", direction="lower"),
-    "clrs": KnownTask(metric="score", direction="higher"),
-    "fathomnet": KnownTask(metric="score", direction="higher"),
-    "identify-contrails": KnownTask(metric="dice", direction="higher"),
-    "llama-inference": KnownTask(metric="tokens per second", direction="higher", baseline_script="inference.py"),
-}
 
 
 class SandboxConfig(BaseModel):
@@ -111,14 +89,16 @@ class SandboxConfig(BaseModel):
 
 
 class TaskConfig(BaseModel):
-    """The optional scripts/budgetmlagent.json of a task."""
+    """What a task declares: its scripts/budgetmlagent.json, else its KNOWN_TASKS entry, else these defaults."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
     metric: str = "score"
     direction: Direction = "higher"
+    # The baseline score, when the task states it; else the untouched baseline script is run and scored.
     baseline: float | None = None
-    baseline_script: str = DEFAULT_BASELINE_SCRIPT
+    # The script the agent improves; "main_script" in the run's state.
+    baseline_script: str = Field(default=DEFAULT_BASELINE_SCRIPT, serialization_alias="main_script")
     # A regex whose first group is the hold-out metric the scripts print, e.g. "Validation accuracy: (\\S+)".
     validation_pattern: str | None = None
     # A regex whose first group is output no change may alter, e.g. "First generated tokens: (.*)" for a speed task:
@@ -151,27 +131,85 @@ class TaskConfig(BaseModel):
                 raise ValueError(f"{info.field_name} needs one group around the value, e.g. {example}")
         return value
 
+    @field_serializer("sandbox")
+    def _limits_set(self, sandbox: SandboxConfig) -> dict[str, Any]:
+        """Only the limits the task sets travel: one it leaves out keeps the run's own value."""
+        return sandbox.model_dump(exclude_none=True)
 
-class Task(BaseModel):
-    """An ML task: where its files are, what to improve and how it is scored."""
 
-    model_config = ConfigDict(frozen=True)
+# Baselines for skeleton starter scripts are the benchmark's constants (PAPER.md); the lower-is-better
+# entries were read from each task's eval.py (perplexity, MCRMSE, SMAPE).
+KNOWN_TASKS: dict[str, TaskConfig] = {
+    "house-price": TaskConfig(metric="MAE", direction="lower", baseline=1e10),
+    "spaceship-titanic": TaskConfig(metric="accuracy", direction="higher", baseline=0.5),
+    "imdb": TaskConfig(metric="accuracy", direction="higher", baseline=0.5),
+    "ogbn-arxiv": TaskConfig(metric="accuracy", direction="higher", baseline=0.3134),
+    "vectorization": TaskConfig(metric="seconds", direction="lower", baseline=6.1742),
+    "cifar10": TaskConfig(metric="accuracy", direction="higher"),
+    "feedback": TaskConfig(metric="MCRMSE", direction="lower"),
+    "amp-parkinsons-disease-progression-prediction": TaskConfig(metric="SMAPE", direction="lower"),
+    "parkinsons-disease": TaskConfig(metric="SMAPE", direction="lower"),
+    "babylm": TaskConfig(metric="perplexity", direction="lower"),
+    "clrs": TaskConfig(metric="score", direction="higher"),
+    "fathomnet": TaskConfig(metric="score", direction="higher"),
+    "identify-contrails": TaskConfig(metric="dice", direction="higher"),
+    "llama-inference": TaskConfig(metric="tokens per second", direction="higher", baseline_script="inference.py"),
+}
+
+
+def declared_config(root: Path) -> tuple[TaskConfig, ConfigSource]:
+    """What a task folder declares, and where from: scripts/budgetmlagent.json, else the known-task table (by the
+    folder's name), else the defaults. A file that does not validate raises pydantic's ValidationError."""
+    config_path = root / "scripts" / CONFIG_FILE
+    if config_path.is_file():
+        return TaskConfig.model_validate_json(config_path.read_text(encoding="utf-8")), "file"
+    known = KNOWN_TASKS.get(root.name.lower())
+    if known is not None:
+        return known, "known"
+    return TaskConfig(), "default"
+
+
+class TaskFacts(TypedDict):
+    """A loaded task as the run's state carries it (Task.facts()): Task's fields by their state names, as JSON.
+
+    runtime.state.TaskInfo is this plus what the run measures. Each key is a Task field, or a field's
+    serialization alias; a key added later is NotRequired, since checkpoints written before it lack it.
+    """
+
+    name: str
+    problem: str
+    metric: str
+    direction: Direction
+    read_only: list[str]
+    scripts_dir: str
+    content_hash: str
+    validation_pattern: str | None
+    invariant_pattern: NotRequired[str | None]  # output no change may alter
+    sandbox: dict[str, Any]  # the task's own script limits (the SandboxConfig fields it sets), over the run's
+    main_script: NotRequired[str]  # the script the task is about (train.py)
+
+
+class Task(TaskConfig):
+    """An ML task folder, loaded: what it declares (TaskConfig's fields) plus where its files are and what they say."""
 
     name: str
     root: Path
     env_dir: Path
     scripts_dir: Path
-    research_problem: str
-    read_only_files: list[str] = Field(default_factory=list)
-    metric_name: str = "score"
-    direction: Direction = "higher"
-    declared_baseline: float | None = None
-    baseline_script: str = DEFAULT_BASELINE_SCRIPT
-    validation_pattern: str | None = None
-    invariant_pattern: str | None = None
-    scored_code: tuple[str, ...] = ()
-    sandbox: SandboxConfig = Field(default_factory=SandboxConfig)
+    research_problem: str = Field(serialization_alias="problem")
+    read_only_files: list[str] = Field(default_factory=list, serialization_alias="read_only")
     content_hash: str
+    scored_code: tuple[str, ...] = ()  # as declared, frozen
+
+    @property
+    def metric_name(self) -> str:
+        """The declared metric (this name is the scorers' and the tests')."""
+        return self.metric
+
+    @property
+    def declared_baseline(self) -> float | None:
+        """The baseline score the task states, None when it is to be measured (this name is the scorers')."""
+        return self.baseline
 
     @property
     def eval_script(self) -> Path:
@@ -182,6 +220,11 @@ class Task(BaseModel):
     def has_eval(self) -> bool:
         """Whether the task ships an eval.py with get_score."""
         return self.eval_script.is_file()
+
+    def facts(self) -> TaskFacts:
+        """The fields TaskFacts names, by their state names, as JSON (paths as text)."""
+        dumped = self.model_dump(mode="json", by_alias=True)
+        return cast(TaskFacts, {key: dumped[key] for key in TaskFacts.__annotations__})
 
 
 def load_task(path: Path, *, prepare: bool = True, prepare_timeout_s: float = 3600) -> Task:
@@ -199,22 +242,18 @@ def load_task(path: Path, *, prepare: bool = True, prepare_timeout_s: float = 36
         )
     if prepare:
         run_prepare(root, timeout_s=prepare_timeout_s)
-    config = _task_config(root)
+    try:
+        config, _ = declared_config(root)
+    except ValidationError as exc:
+        raise TaskError(f"{scripts_dir / CONFIG_FILE} is invalid: {exc}") from exc
     return Task(
+        **dict(config),
         name=root.name,
         root=root,
         env_dir=env_dir,
         scripts_dir=scripts_dir,
         research_problem=problem_file.read_text(encoding="utf-8", errors="replace").strip(),
         read_only_files=read_only_patterns(scripts_dir / "read_only_files.txt"),
-        metric_name=config.metric,
-        direction=config.direction,
-        declared_baseline=config.baseline,
-        baseline_script=config.baseline_script,
-        validation_pattern=config.validation_pattern,
-        invariant_pattern=config.invariant_pattern,
-        scored_code=tuple(config.scored_code),
-        sandbox=config.sandbox,
         content_hash=content_hash(root),
     )
 
@@ -225,20 +264,6 @@ def read_only_patterns(path: Path) -> list[str]:
         return []
     lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
     return [line.strip() for line in lines if line.strip()]
-
-
-def _task_config(root: Path) -> TaskConfig:
-    """Metric facts: budgetmlagent.json, else the known-task table, else defaults."""
-    config_path = root / "scripts" / CONFIG_FILE
-    if config_path.is_file():
-        try:
-            return TaskConfig.model_validate_json(config_path.read_text(encoding="utf-8"))
-        except ValidationError as exc:
-            raise TaskError(f"{config_path} is invalid: {exc}") from exc
-    known = KNOWN_TASKS.get(root.name.lower()) or KNOWN_TASKS.get(root.name)
-    if known is not None:
-        return TaskConfig(**known.model_dump())
-    return TaskConfig()
 
 
 def _iter_files(folder: Path) -> Iterator[Path]:

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Literal
 
 from budgetmlagent.workspace.errors import TaskError
-from budgetmlagent.workspace.task import CONFIG_FILE, KNOWN_TASKS, TaskConfig, read_only_patterns
+from budgetmlagent.workspace.task import CONFIG_FILE, TaskConfig, declared_config, read_only_patterns
 
 # The bundled suite ships beside this package (budgetmlagent/benchmarks/tasks), as package data only.
 TASKS_DIR = Path(__file__).resolve().parent.parent / "benchmarks" / "tasks"
@@ -99,21 +99,18 @@ def _check_eval(path: Path) -> list[Finding]:
 
 
 def _check_config(root: Path) -> tuple[TaskConfig, list[Finding]]:
-    path = root / "scripts" / CONFIG_FILE
-    if path.is_file():
-        try:
-            config = TaskConfig.model_validate_json(path.read_text(encoding="utf-8"))
-        except ValueError as exc:
-            first = str(exc).splitlines()
-            return TaskConfig(), [Finding("error", f"scripts/{CONFIG_FILE} is invalid: {' '.join(first[:3])}")]
-        text = f"metric {config.metric}, {config.direction} is better (scripts/{CONFIG_FILE})"
-        return config, [Finding("ok", text)]
-    known = KNOWN_TASKS.get(root.name.lower())
-    if known is not None:
-        config = TaskConfig(**known.model_dump())
-        return config, [Finding("ok", f"known MLAgentBench task: metric {config.metric}, {config.direction} is better")]
+    try:
+        config, source = declared_config(root)
+    except ValueError as exc:
+        first = str(exc).splitlines()
+        return TaskConfig(), [Finding("error", f"scripts/{CONFIG_FILE} is invalid: {' '.join(first[:3])}")]
+    metric = f"metric {config.metric}, {config.direction} is better"
+    if source == "file":
+        return config, [Finding("ok", f"{metric} (scripts/{CONFIG_FILE})")]
+    if source == "known":
+        return config, [Finding("ok", f"known MLAgentBench task: {metric}")]
     example = json.dumps({"metric": "accuracy", "direction": "higher"})
-    return TaskConfig(), [
+    return config, [
         Finding(
             "warning",
             f"no scripts/{CONFIG_FILE}: the metric is taken as 'score', higher is better; declare it, e.g. {example}",
