@@ -33,7 +33,7 @@ def prepare(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     run_id = f"{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
     task_dir = state.get("task_dir", "")
     try:
-        task = load_task(Path(task_dir))
+        task = load_task(Path(task_dir), use_declarations=ctx.use_task_declarations)
     except (TaskError, OSError) as exc:
         run_dir = Path(state.get("run_dir") or Path(ctx.runs_dir) / f"invalid-task-{run_id}")
         run_dir.mkdir(parents=True, exist_ok=True)
@@ -56,6 +56,13 @@ def prepare(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     )
     if not measured:
         info |= {"validation_pattern": None, "invariant_pattern": None}
+    elif task.validation_pattern:
+        info["validation_source"] = "declared"
+    elif base.validation_pattern:  # the starter prints a hold-out metric in a common form
+        info |= {
+            "validation_pattern": base.validation_pattern,
+            "validation_source": "recognised in the starter's output",
+        }
     best = None
     # Only a measured metric can say which version is best. The untouched workspace is the first "best".
     if ctx.use_best_snapshot and info["validation_pattern"]:
@@ -99,7 +106,7 @@ def evaluate(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     elif status == "running":
         status = "error"
     task = state["task"]
-    loaded = load_task(Path(state["task_dir"]), prepare=False)
+    loaded = load_task(Path(state["task_dir"]), prepare=False, use_declarations=ctx.use_task_declarations)
     scored = score_workspace(loaded, Path(task["workspace"]), timeout_s=ctx.script_timeout_s)
     unchanged = same_code(loaded.env_dir, Path(task["workspace"]), loaded.scored_code)
     judged = honest_verdict(scored.score, task, unchanged)

@@ -132,6 +132,13 @@ class Context:
             "a JSON string (the local 1.5B cut JSON-escaped scripts short)."
         },
     )
+    use_task_declarations: bool = field(
+        default=True,
+        metadata={
+            "description": "Read the task's scripts/budgetmlagent.json; false ignores it, so metric, direction and "
+            "validation line are found as for a folder nobody wrote one for (the generality measurement)."
+        },
+    )
     require_approval: bool = field(
         default=False,
         metadata={"description": "Pause for a person before any script runs and before Final Answer (interrupt)."},

@@ -31,9 +31,10 @@ class TaskInfo(TaskFacts):
     baseline_error: str | None
     workspace: str
     validation_baseline: float | None
-    invariant_baseline: NotRequired[
-        str | None
-    ]  # what the baseline printed for invariant_pattern; older checkpoints lack it
+    # What the baseline printed for invariant_pattern; older checkpoints lack it.
+    invariant_baseline: NotRequired[str | None]
+    # Where validation_pattern came from: declared, recognised in the starter's output, or in an edited script's.
+    validation_source: NotRequired[str]
 
 
 class BestSoFar(TypedDict):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
@@ -14,7 +15,7 @@ from typing import Any, Literal
 from budgetmlagent.workspace.integrity import prepare_for_scoring
 from budgetmlagent.workspace.sandbox import cpu_backstop, run_process, sandbox_env, truncate_middle
 from budgetmlagent.workspace.task import Direction, Task
-from budgetmlagent.workspace.validation import read_invariant, read_validation_metric
+from budgetmlagent.workspace.validation import read_invariant, read_validation_metric, recognise_validation_pattern
 from budgetmlagent.workspace.workspace import Workspace
 
 SUCCESS_THRESHOLD = 0.10
@@ -54,6 +55,8 @@ class ScoreResult:
     seconds: float = 0.0
     # The hold-out metric the baseline script printed (task's validation_pattern), when known.
     validation: float | None = None
+    # The pattern that read it: the task's, or one recognised in the baseline's output when the task declares none.
+    validation_pattern: str | None = None
     # The output the baseline script printed that no change may alter (task's invariant_pattern), when known.
     invariant: str | None = None
     # What had to be repaired in the workspace before scoring (restored read-only files, removed links).
@@ -131,8 +134,10 @@ def _run_eval(task: Task, folder: Path, *, timeout_s: float, memory_limit_mb: in
 
 
 def _cache_path(task: Task, cache_dir: Path) -> Path:
-    """Cache file of a task's measured baseline, keyed by its content hash."""
-    return Path(cache_dir) / f"baseline-{task.name}-{task.content_hash[:16]}.json"
+    """Cache file of a task's measured baseline, keyed by its content and by how its output is read (a run that
+    ignores the task's declarations reads it another way)."""
+    reading = hashlib.sha256(f"{task.validation_pattern}|{task.metric}".encode()).hexdigest()[:8]
+    return Path(cache_dir) / f"baseline-{task.name}-{task.content_hash[:16]}-{reading}.json"
 
 
 def baseline_score(
@@ -157,11 +162,13 @@ def baseline_score(
                 seconds=float(data.get("seconds", 0.0)),
                 validation=None if validation is None else float(validation),
                 invariant=None if invariant is None else str(invariant),
+                validation_pattern=data.get("validation_pattern") or task.validation_pattern,
             )
         except (OSError, ValueError, KeyError, TypeError):
             pass  # a corrupt cache entry is measured again
     scores: list[float] = []
     validations: list[float] = []
+    pattern: str | None = None
     invariant: str | None = None
     seconds = 0.0
     for _ in range(max(1, repeats)):
@@ -175,7 +182,8 @@ def baseline_score(
                 why = "timed out" if run.timed_out else f"failed (exit {run.returncode})"
                 detail = truncate_middle(run.traceback or run.output, 3000)
                 return ScoreResult(None, f"baseline {task.baseline_script} {why}:\n{detail}", seconds=seconds)
-            printed = read_validation_metric(run.stdout, task.validation_pattern)
+            pattern = pattern or task.validation_pattern or recognise_validation_pattern(run.stdout, task.metric)
+            printed = read_validation_metric(run.stdout, pattern)
             if printed is not None:
                 validations.append(printed)
             invariant = invariant or read_invariant(run.stdout, task.invariant_pattern)
@@ -188,11 +196,13 @@ def baseline_score(
     validation = sum(validations) / len(validations) if validations else None
     cache_file.parent.mkdir(parents=True, exist_ok=True)
     payload = {"task": task.name, "content_hash": task.content_hash, "score": mean, "scores": scores}
-    payload |= {"seconds": seconds, "validation": validation, "invariant": invariant}
+    payload |= {"seconds": seconds, "validation": validation, "invariant": invariant, "validation_pattern": pattern}
     tmp_file = cache_file.with_suffix(f".{os.getpid()}.tmp")
     tmp_file.write_text(json.dumps(payload, indent=1), encoding="utf-8")
     tmp_file.replace(cache_file)  # atomic, so parallel benchmark workers never read half a file
-    return ScoreResult(mean, source="measured", seconds=seconds, validation=validation, invariant=invariant)
+    return ScoreResult(
+        mean, source="measured", seconds=seconds, validation=validation, invariant=invariant, validation_pattern=pattern
+    )
 
 
 def improvement(score: float, baseline: float, direction: Direction) -> float:

@@ -25,6 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationIn
 from typing_extensions import TypedDict  # pydantic (LangGraph Studio schemas) needs it on Python < 3.12
 
 from budgetmlagent.workspace.errors import TaskError
+from budgetmlagent.workspace.metric_inference import from_eval_source, from_problem, metric_from_words
 
 Direction = Literal["higher", "lower"]
 # Where a task's declared facts come from: its budgetmlagent.json, the known-task table, or the defaults.
@@ -157,11 +158,12 @@ KNOWN_TASKS: dict[str, TaskConfig] = {
 }
 
 
-def declared_config(root: Path) -> tuple[TaskConfig, ConfigSource]:
-    """What a task folder declares, and where from: scripts/budgetmlagent.json, else the known-task table (by the
-    folder's name), else the defaults. A file that does not validate raises pydantic's ValidationError."""
+def declared_config(root: Path, *, use_file: bool = True) -> tuple[TaskConfig, ConfigSource]:
+    """What a task folder declares, and where from: scripts/budgetmlagent.json (unless use_file is False), else the
+    known-task table (by the folder's name), else the defaults. A file that does not validate raises pydantic's
+    ValidationError."""
     config_path = root / "scripts" / CONFIG_FILE
-    if config_path.is_file():
+    if use_file and config_path.is_file():
         return TaskConfig.model_validate_json(config_path.read_text(encoding="utf-8")), "file"
     known = KNOWN_TASKS.get(root.name.lower())
     if known is not None:
@@ -187,6 +189,8 @@ class TaskFacts(TypedDict):
     invariant_pattern: NotRequired[str | None]  # output no change may alter
     sandbox: dict[str, Any]  # the task's own script limits (the SandboxConfig fields it sets), over the run's
     main_script: NotRequired[str]  # the script the task is about (train.py)
+    metric_source: NotRequired[str]  # where metric and direction came from (declared, or what inferred them)
+    direction_source: NotRequired[str]
 
 
 class Task(TaskConfig):
@@ -200,6 +204,9 @@ class Task(TaskConfig):
     read_only_files: list[str] = Field(default_factory=list, serialization_alias="read_only")
     content_hash: str
     scored_code: tuple[str, ...] = ()  # as declared, frozen
+    # Where metric and direction came from: the declaration, or what inferred them (eval.py, the problem's words).
+    metric_source: str = "declared"
+    direction_source: str = "declared"
 
     @property
     def metric_name(self) -> str:
@@ -227,8 +234,11 @@ class Task(TaskConfig):
         return cast(TaskFacts, {key: dumped[key] for key in TaskFacts.__annotations__})
 
 
-def load_task(path: Path, *, prepare: bool = True, prepare_timeout_s: float = 3600) -> Task:
-    """Load a task folder, running scripts/prepare.py once per task content."""
+def load_task(
+    path: Path, *, prepare: bool = True, prepare_timeout_s: float = 3600, use_declarations: bool = True
+) -> Task:
+    """Load a task folder, running scripts/prepare.py once per task content. What the folder does not declare (or
+    everything, with use_declarations False, but the known MLAgentBench table) is read from eval.py and the problem."""
     root = Path(path).expanduser().resolve()
     if not root.is_dir():
         raise TaskError(f"{root} is not a directory, so it is not a task folder.")
@@ -243,19 +253,49 @@ def load_task(path: Path, *, prepare: bool = True, prepare_timeout_s: float = 36
     if prepare:
         run_prepare(root, timeout_s=prepare_timeout_s)
     try:
-        config, _ = declared_config(root)
+        config, source = declared_config(root, use_file=use_declarations)
     except ValidationError as exc:
         raise TaskError(f"{scripts_dir / CONFIG_FILE} is invalid: {exc}") from exc
+    problem = problem_file.read_text(encoding="utf-8", errors="replace").strip()
     return Task(
-        **dict(config),
+        **(dict(config) | infer_metric(config, source, scripts_dir / "eval.py", problem)),
         name=root.name,
         root=root,
         env_dir=env_dir,
         scripts_dir=scripts_dir,
-        research_problem=problem_file.read_text(encoding="utf-8", errors="replace").strip(),
+        research_problem=problem,
         read_only_files=read_only_patterns(scripts_dir / "read_only_files.txt"),
         content_hash=content_hash(root),
     )
+
+
+_SOURCE_WORDS = {"file": f"declared in scripts/{CONFIG_FILE}", "known": "MLAgentBench's table of its tasks"}
+
+
+def infer_metric(config: TaskConfig, source: ConfigSource, eval_py: Path, problem: str) -> dict[str, str]:
+    """metric, direction and where each came from: declared values win; what is not declared is read from eval.py's
+    source, then the research problem (a declared metric's own name gives its direction first); else 'score',
+    higher is better, said as a default."""
+    declared = (
+        config.model_fields_set if source == "file" else set(TaskConfig.model_fields) if source == "known" else set()
+    )
+    facts = {"metric": config.metric, "direction": config.direction}
+    found = {key: _SOURCE_WORDS[source] for key in facts if key in declared}
+    text = eval_py.read_text(encoding="utf-8", errors="replace") if eval_py.is_file() else ""
+    guesses = [
+        metric_from_words(config.metric, "the declared metric's name") if "metric" in declared else None,
+        from_eval_source(text) if text else None,
+        from_problem(problem),
+    ]
+    for key in ("metric", "direction"):
+        if key in found:
+            continue
+        guess = next((g for g in guesses if g is not None), None)
+        if guess is not None:
+            facts[key], found[key] = getattr(guess, key), guess.source
+        else:
+            found[key] = "nothing says; the default"
+    return facts | {"metric_source": found["metric"], "direction_source": found["direction"]}
 
 
 def read_only_patterns(path: Path) -> list[str]:

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Literal
 
 from budgetmlagent.workspace.errors import TaskError
-from budgetmlagent.workspace.task import CONFIG_FILE, TaskConfig, declared_config, read_only_patterns
+from budgetmlagent.workspace.task import CONFIG_FILE, TaskConfig, declared_config, infer_metric, read_only_patterns
 
 # The bundled suite ships beside this package (budgetmlagent/benchmarks/tasks), as package data only.
 TASKS_DIR = Path(__file__).resolve().parent.parent / "benchmarks" / "tasks"
@@ -104,18 +104,18 @@ def _check_config(root: Path) -> tuple[TaskConfig, list[Finding]]:
     except ValueError as exc:
         first = str(exc).splitlines()
         return TaskConfig(), [Finding("error", f"scripts/{CONFIG_FILE} is invalid: {' '.join(first[:3])}")]
-    metric = f"metric {config.metric}, {config.direction} is better"
-    if source == "file":
-        return config, [Finding("ok", f"{metric} (scripts/{CONFIG_FILE})")]
-    if source == "known":
-        return config, [Finding("ok", f"known MLAgentBench task: {metric}")]
+    problem = root / "scripts" / "research_problem.txt"
+    text = problem.read_text(encoding="utf-8", errors="replace") if problem.is_file() else ""
+    found = infer_metric(config, source, root / "scripts" / "eval.py", text)
+    config = config.model_copy(update={"metric": found["metric"], "direction": found["direction"]})
+    said = (
+        f"metric {found['metric']} ({found['metric_source']}), {found['direction']} is better "
+        f"({found['direction_source']})"
+    )
+    if "default" not in found["metric_source"] + found["direction_source"]:
+        return config, [Finding("ok", said)]
     example = json.dumps({"metric": "accuracy", "direction": "higher"})
-    return config, [
-        Finding(
-            "warning",
-            f"no scripts/{CONFIG_FILE}: the metric is taken as 'score', higher is better; declare it, e.g. {example}",
-        )
-    ]
+    return config, [Finding("warning", f"{said}; nothing in the folder says it: declare it, e.g. {example}")]
 
 
 def _check_env(env: Path, config: TaskConfig, *, waiting_for_prepare: bool) -> list[Finding]:

@@ -69,8 +69,30 @@ def test_check_accepts_an_mlagentbench_folder_with_warnings(tmp_path: Path, caps
     (root / "scripts" / "read_only_files.txt").write_text("./train.csv\n")
     assert main(["tasks", "check", str(root)]) == 0
     out = capsys.readouterr().out
-    assert "known MLAgentBench task: metric MAE, lower is better" in out
+    assert "metric MAE (MLAgentBench's table of its tasks), lower is better (MLAgentBench's table of its tasks)" in out
     assert "[warn] read_only_files.txt patterns match no file in env/: ./train.csv" in out
+
+
+def test_check_prints_the_metric_and_direction_it_inferred_and_from_where(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    root = tmp_path / "my-regression"  # nobody's known task, no budgetmlagent.json
+    (root / "env").mkdir(parents=True)
+    (root / "scripts").mkdir()
+    (root / "env" / "train.py").write_text("print(1)\n")
+    (root / "scripts" / "research_problem.txt").write_text("Predict the price of each house.")
+    (root / "scripts" / "eval.py").write_text(
+        "from sklearn.metrics import mean_squared_error\n\n"
+        "def get_score(submission_folder='../env'):\n    return mean_squared_error([1.0], [2.0]) ** 0.5\n"
+    )
+    assert main(["tasks", "check", str(root)]) == 0
+    out = capsys.readouterr().out
+    said = "eval.py calls mean_squared_error"
+    assert f"[ok  ] metric RMSE ({said}), lower is better ({said})" in out
+    (root / "scripts" / "eval.py").write_text("def get_score(submission_folder='../env'):\n    return 1.0\n")
+    assert main(["tasks", "check", str(root)]) == 0
+    out = capsys.readouterr().out
+    assert "[warn] metric score (nothing says; the default), higher is better" in out and "declare it" in out
 
 
 def test_tasks_list_names_every_task(capsys: pytest.CaptureFixture[str]) -> None:

@@ -206,7 +206,8 @@ def test_a_denied_action_closes_the_step_with_the_reason(tiny_task: Path, tmp_pa
     step = state["steps"][0] if "steps" in state else None
     assert step is not None and not step["ok"]
     assert step["observation"] == "A person denied this action: no reason given"
-    assert not (tmp_path / "run" / "workspace" / "submission.csv").exists()  # the script never ran
+    runs = [line for line in read_trace(tmp_path / "run") if line["type"] == "script_run"]
+    assert runs == []  # the script never ran (the end of the run re-runs the untouched baseline to score it)
 
 
 def test_an_edited_action_runs_as_edited(tiny_task: Path, tmp_path: Path) -> None:

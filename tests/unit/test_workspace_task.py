@@ -217,3 +217,23 @@ def test_read_invariant_takes_the_last_match_stripped() -> None:
     assert read_invariant("Tokens: [1]\nTokens:  [2, 3] \n", r"Tokens: (.*)") == "[2, 3]"
     assert read_invariant("nothing here\n", r"Tokens: (.*)") is None
     assert read_invariant("Tokens: [1]\n", None) is None
+
+
+def test_a_declared_metric_without_a_direction_takes_the_direction_its_name_implies(tmp_path: Path) -> None:
+    """`{"metric": "MAE"}` alone used to mean higher is better, which inverts every verdict of an error metric."""
+    task = load_task(make_task(tmp_path, config={"metric": "MAE"}, prepare=None))
+    assert (task.metric, task.direction) == ("MAE", "lower")
+    assert task.metric_source == "declared in scripts/budgetmlagent.json"
+    assert task.direction_source == "the declared metric's name names MAE"
+
+
+def test_declarations_can_be_ignored_and_are_then_inferred(tmp_path: Path) -> None:
+    root = make_task(tmp_path, config={"metric": "accuracy", "direction": "higher"}, prepare=None)
+    (root / "scripts" / "eval.py").write_text(
+        "import numpy as np\n\ndef get_score(folder):\n    return float(np.abs(np.array([1.0]) - 2.0).mean())\n"
+    )
+    declared = load_task(root)
+    ignored = load_task(root, use_declarations=False)
+    assert (declared.metric, declared.direction) == ("accuracy", "higher")
+    assert (ignored.metric, ignored.direction) == ("MAE", "lower")
+    assert ignored.direction_source == "eval.py computes an absolute difference"
