@@ -14,10 +14,9 @@ from budgetmlagent.nodes.observe import STEP_RESET, current_step
 from budgetmlagent.providers.ledger import Ledger
 from budgetmlagent.runtime.context import Context
 from budgetmlagent.runtime.durable import INTERRUPTED_TRACE
+from budgetmlagent.runtime.measure import BEST_DIR
 from budgetmlagent.runtime.run_folder import append_trace, emit, read_trace, render_report, write_json
 from budgetmlagent.runtime.state import BestSoFar, State, TaskInfo
-
-BEST_DIR = "best"  # the run folder's copy of the best validated workspace
 
 
 def prepare(state: State, runtime: Runtime[Context]) -> dict[str, Any]:

@@ -10,9 +10,15 @@ from budgetmlagent.runtime.state import BestSoFar, State, workspace_of
 from budgetmlagent.workspace.actions import EDIT_ACTIONS
 from budgetmlagent.workspace.scoring import improvement
 from budgetmlagent.workspace.snapshots import restore_snapshot, save_snapshot
-from budgetmlagent.workspace.validation import is_better, read_invariant, read_validation_metric
+from budgetmlagent.workspace.validation import (
+    is_better,
+    read_invariant,
+    read_validation_metric,
+    recognise_validation_pattern,
+)
 
 REVERT = "Revert To Best"
+BEST_DIR = "best"  # the run folder's copy of the best validated workspace
 
 
 def best_value(state: State) -> tuple[float | None, int]:
@@ -43,10 +49,12 @@ def measure_run(state: State, ctx: Context, stdout: str, ok: bool) -> tuple[str,
     """The note a finished run adds to its observation, and the state it changes."""
     task = state["task"]
     pattern = task.get("validation_pattern")
-    if not ctx.use_measured_edits or not pattern or not ok:
+    if not ctx.use_measured_edits or not ok:
         return "", {}
     metric, direction = task["metric"], task["direction"]
     step = len(state.get("steps", [])) + 1
+    if not pattern:
+        return first_measurement(state, ctx, stdout, step)
     value = read_validation_metric(stdout, pattern)
     best, best_step = best_value(state)
     if value is None:
@@ -78,6 +86,33 @@ def measure_run(state: State, ctx: Context, stdout: str, ok: bool) -> tuple[str,
         if ctx.use_best_snapshot and state.get("best") is not None:
             parts.append(f"{REVERT} restores that version.")
     return " ".join(parts), update
+
+
+def first_measurement(state: State, ctx: Context, stdout: str, step: int) -> tuple[str, dict[str, Any]]:
+    """A task whose starter printed no hold-out metric gets one from the first run that prints it in a common form
+    (the starter's first change asks for `Validation <metric>: <value>`): that run is the reference point, and the
+    best version, from which the whole scaffold works."""
+    task = state["task"]
+    pattern = recognise_validation_pattern(stdout, task["metric"])
+    value = read_validation_metric(stdout, pattern)
+    if pattern is None or value is None:
+        return "", {}
+    learned = task | {
+        "validation_pattern": pattern,
+        "validation_source": f"recognised in the output of step {step}",
+        "validation_baseline": value,
+    }
+    update: dict[str, Any] = {"task": learned, "measured": [(step, value)]}
+    note = (
+        f"\nMeasured: validation {task['metric']} {value:.6g}, the first run that prints it: later changes are "
+        "measured against it."
+    )
+    if ctx.use_best_snapshot and state.get("run_dir"):
+        snapshot = Path(state["run_dir"]) / BEST_DIR  # type: ignore[arg-type]
+        save_snapshot(workspace_of(state), snapshot)
+        update["best"] = BestSoFar(validation=value, step=step, snapshot=str(snapshot))
+        note += " Saved as the best version."
+    return note, update
 
 
 def changed_invariant(task: Any, stdout: str) -> str | None:

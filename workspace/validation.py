@@ -82,7 +82,8 @@ def recognise_validation_pattern(output: str, metric: str | None = None) -> str 
         chosen = next(iter(labels))
     else:
         return None
-    return rf"(?<![A-Za-z]){re.escape(chosen)}[^\S\n]*({NUMBER_TEXT})"
+    # Case-insensitive: a coder that rewrites the print line often changes only its capitals.
+    return rf"(?i)(?<![A-Za-z]){re.escape(chosen)}[^\S\n]*({NUMBER_TEXT})"
 
 
 def _metric_named(text: str) -> str | None:

@@ -64,3 +64,8 @@ def test_the_bundled_tasks_printed_lines_are_recognised_as_their_declared_patter
         assert read_validation_metric(output, pattern) == read_validation_metric(output, declared["validation_pattern"])
         checked += 1
     assert checked >= 8
+
+
+def test_a_recognised_pattern_still_reads_the_line_after_a_coder_changes_its_capitals() -> None:
+    pattern = recognise_validation_pattern("Validation MAE: 3.5\n", "MAE")
+    assert read_validation_metric("validation mae: 4.25\n", pattern) == 4.25

@@ -1,0 +1,62 @@
+"""Folders that declare nothing: the scaffold learns the hold-out line from the starter, or from the first edited
+script that prints one, and then measures, keeps the best and reverts as for a declared task (scripted models)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from conftest import BASELINE_TRAIN
+from test_graph_edges import BASE, code, edit, plan, run_graph
+
+SILENT_TRAIN = BASELINE_TRAIN.replace('print(f"validation score: {score}")', 'print("done")')
+FINAL = plan("Final Answer", final_answer="improved")
+
+
+def printing(value: float) -> str:
+    return BASELINE_TRAIN.replace("score = 0.5", f"score = {value}").replace(
+        'print(f"validation score: {score}")', 'print(f"Validation score: {score:,.2f}")'
+    )
+
+
+def silent_task(tiny_task: Path) -> Path:
+    (tiny_task / "scripts" / "budgetmlagent.json").unlink()
+    (tiny_task / "env" / "train.py").write_text(SILENT_TRAIN)
+    return tiny_task
+
+
+def test_a_starter_printing_a_common_hold_out_line_is_measured_without_a_declaration(
+    tiny_task: Path, tmp_path: Path
+) -> None:
+    (tiny_task / "scripts" / "budgetmlagent.json").unlink()
+    state, _ = run_graph(tiny_task, tmp_path, {BASE: [edit("make it better"), code(printing(0.9)), FINAL]})
+    task = state["task"]
+    assert task["validation_source"] == "recognised in the starter's output" and task["validation_baseline"] == 0.5
+    assert (task["metric"], task["direction"]) == ("score", "higher")
+    assert state["measured"] == [(1, 0.9)] and state["result"]["success"]
+
+
+def test_the_first_edit_that_prints_a_hold_out_line_becomes_the_reference_and_the_best(
+    tiny_task: Path, tmp_path: Path
+) -> None:
+    replies = {
+        BASE: [
+            edit("print the validation score"),
+            code(printing(0.6)),
+            edit("make it better"),
+            code(printing(0.9)),
+            edit("make it worse"),
+            code(printing(0.7)),
+            FINAL,
+        ]
+    }
+    state, _ = run_graph(silent_task(tiny_task), tmp_path, replies)
+    first, better, worse = (s["observation"] for s in state["steps"][:3])
+    assert "Measured: validation score 0.6, the first run that prints it" in first and "Saved as the best" in first
+    assert "Measured: validation score 0.9 (baseline 0.6, +50.0%) - the best so far." in better
+    assert "not better than the best so far, 0.9 at step 2" in worse
+    task = state["task"]
+    assert task["validation_source"] == "recognised in the output of step 1" and task["validation_baseline"] == 0.6
+    result = state["result"]
+    assert result["best"]["step"] == 2 and result["score"] == 0.9  # the best version is the one scored
+    workspace = Path(result["run_dir"]) / "workspace"
+    assert (workspace / "train.py").read_text() == printing(0.9)
