@@ -14,7 +14,7 @@ from budgetmlagent.nodes.observe import STEP_RESET, current_step
 from budgetmlagent.providers.ledger import Ledger
 from budgetmlagent.runtime.context import Context
 from budgetmlagent.runtime.durable import INTERRUPTED_TRACE
-from budgetmlagent.runtime.measure import BEST_DIR
+from budgetmlagent.runtime.measure import BEST_DIR, LAST_RUN_DIR
 from budgetmlagent.runtime.run_folder import append_trace, emit, read_trace, render_report, write_json
 from budgetmlagent.runtime.state import BestSoFar, State, TaskInfo
 
@@ -126,6 +126,11 @@ def evaluate(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
             "success": judged.success,
             "improvement": judged.improvement,
         }
+    fallback = None
+    if scored.score is None:  # a run never ends without a score when some version of it could be scored
+        scored, fallback = _score_fallback(state, ctx, loaded, scored)
+        unchanged = same_code(loaded.env_dir, Path(task["workspace"]), loaded.scored_code)
+        judged = honest_verdict(scored.score, task, unchanged)
     ledger: Ledger = state.get("ledger") or Ledger()
     escalations = state.get("escalations", [])
     interrupted = [r for r in read_trace(state["run_dir"], INTERRUPTED_TRACE) if r.get("type") == "llm_call"]
@@ -144,6 +149,7 @@ def evaluate(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
         "validation_baseline": task.get("validation_baseline"),
         "last": last,
         "best": best_result,
+        "fallback": fallback,
         "steps": len(steps),
         # Calls of a step cut off by a kill were paid for but are not in the checkpointed ledger: count them once.
         "cost_usd": ledger.cost_usd + sum(c.get("cost_usd") or 0.0 for c in interrupted),
@@ -161,6 +167,35 @@ def evaluate(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     (run_dir / "report.md").write_text(render_report(result, steps), encoding="utf-8")
     emit(runtime, str(run_dir), {"type": "result", **result})
     return update | {"status": status, "result": result}
+
+
+def _score_fallback(state: State, ctx: Context, task: Any, last: Any) -> tuple[Any, str]:
+    """The final workspace could not be scored (no submission, or a broken one): run the main script as it stands
+    and score again; else restore the version whose main script last ran successfully, run it, and score that.
+    Returns the score and one plain line saying what was done, or that no version could be scored."""
+    from budgetmlagent.runtime.state import workspace_of
+    from budgetmlagent.workspace.scoring import score_workspace
+    from budgetmlagent.workspace.snapshots import restore_snapshot
+
+    ws = workspace_of(state)
+    main = task.baseline_script
+    attempts = [
+        ("the final workspace", None),
+        ("the last version whose script ran", Path(state["run_dir"]) / LAST_RUN_DIR),
+    ]
+    for label, snapshot in attempts:
+        if snapshot is not None:
+            if not snapshot.is_dir():
+                continue
+            restore_snapshot(ws, snapshot)
+        if not (ws.root / main).is_file():
+            continue
+        run = ws.run_script(main, timeout_s=ctx.script_timeout_s, memory_limit_mb=ctx.script_memory_mb)
+        scored = score_workspace(task, ws.root, timeout_s=ctx.script_timeout_s) if run.ok else last
+        if scored.score is not None:
+            append_trace(state.get("run_dir"), {"type": "score_fallback", "version": label})
+            return scored, f"{label} had no scoreable submission until {main} ran again; that run was scored"
+    return last, f"no version of the workspace produced a submission eval.py could score ({last.error})"
 
 
 def honest_verdict(score: float | None, task: Any, unchanged: bool) -> Any:

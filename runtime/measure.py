@@ -19,6 +19,7 @@ from budgetmlagent.workspace.validation import (
 
 REVERT = "Revert To Best"
 BEST_DIR = "best"  # the run folder's copy of the best validated workspace
+LAST_RUN_DIR = "last-run"  # the workspace as the main script last ran successfully
 
 
 def best_value(state: State) -> tuple[float | None, int]:

@@ -60,3 +60,27 @@ def test_the_first_edit_that_prints_a_hold_out_line_becomes_the_reference_and_th
     assert result["best"]["step"] == 2 and result["score"] == 0.9  # the best version is the one scored
     workspace = Path(result["run_dir"]) / "workspace"
     assert (workspace / "train.py").read_text() == printing(0.9)
+
+
+def test_a_run_that_ends_without_a_submission_scores_the_last_version_that_ran(tiny_task: Path, tmp_path: Path) -> None:
+    """Seen on a real folder: every edit broke the script, the starter was restored but never run again, and the run
+    ended with no submission.csv, so no score at all."""
+    (tiny_task / "scripts" / "budgetmlagent.json").unlink()
+    remove = plan("Execute Script", script_name="clean.py")
+    (tiny_task / "env" / "clean.py").write_text("import os\nos.remove('submission.csv')\nprint('removed')\n")
+    replies = {BASE: [plan("Execute Script", script_name="train.py"), remove]}
+    state, _ = run_graph(tiny_task, tmp_path, replies, max_steps=2, use_best_snapshot=False)
+    result = state["result"]
+    assert result["score"] == 0.5 and result["score_error"] is None
+    assert "ran again" in result["fallback"]
+    report = (Path(result["run_dir"]) / "report.md").read_text()
+    assert result["fallback"] in report
+
+
+def test_a_run_where_no_version_can_be_scored_says_so_in_one_line(tiny_task: Path, tmp_path: Path) -> None:
+    (tiny_task / "env" / "train.py").write_text("raise SystemExit('a skeleton: the model is still to be written')\n")
+    state, _ = run_graph(tiny_task, tmp_path, {BASE: [plan("List Files", dir_path=".")]}, max_steps=1)
+    result = state["result"]
+    assert result["score"] is None
+    assert result["fallback"].startswith("no version of the workspace produced a submission eval.py could score")
+    assert result["fallback"] in (Path(result["run_dir"]) / "report.md").read_text()
