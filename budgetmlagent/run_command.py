@@ -30,6 +30,15 @@ def add_run_parser(sub: argparse._SubParsersAction) -> None:
         "--approve", action="store_true", help="ask before any script runs and before Final Answer (approve/deny/edit)"
     )
     run.add_argument("--json", action="store_true", help="print result.json instead of the summary")
+    project = run.add_argument_group(
+        "an ordinary project (not a task folder)", "TASK_DIR is then the project's folder; it is copied, never changed"
+    )
+    project.add_argument("--goal", help="what to improve, e.g. 'lower the RMSE of the predictions'")
+    project.add_argument("--score-cmd", help="command run in the project folder that prints the score last")
+    project.add_argument("--script", help="the training script (default train.py, or the only .py file)")
+    project.add_argument("--read-only", nargs="+", default=[], metavar="FILE", help="files the agent must not change")
+    project.add_argument("--direction", choices=["higher", "lower"], help="which way is better (default: from --goal)")
+    project.add_argument("--metric", help="the score's name (default: from --goal)")
     run.set_defaults(handler=run_command)
 
 
@@ -58,6 +67,8 @@ def run_command(args: argparse.Namespace) -> int:
         ctx = context_from(settings, args.set)
         run_dir = Path(args.out) if args.out is not None else new_run_dir(ctx.runs_dir, args.task_dir)
         check_run_folder(run_dir)
+        if args.goal is not None or args.score_cmd is not None:
+            args.task_dir = project_folder(args, ctx)
     except BadInput as exc:
         return show_error(console, str(exc), exc.exit_code)
     try:
@@ -72,6 +83,29 @@ def run_command(args: argparse.Namespace) -> int:
     console.print(f"[bold]budgetmlagent[/] {escape(str(args.task_dir))} preset={escape(args.preset)} "
                   f"max_steps={args.max_steps}")  # fmt: skip
     return stream_run(inputs, ctx, run_dir, console, as_json=args.json)
+
+
+def project_folder(args: argparse.Namespace, ctx: Any) -> Path:
+    """The task folder made from an ordinary project (--goal and --score-cmd); bad project input is BadInput."""
+    from budgetmlagent.preflight import BadInput
+    from budgetmlagent.workspace.errors import TaskError
+    from budgetmlagent.workspace.project import project_task_folder
+
+    if not args.goal or not args.score_cmd:
+        raise BadInput("a project run needs both --goal TEXT and --score-cmd CMD")
+    try:
+        return project_task_folder(
+            args.task_dir,
+            goal=args.goal,
+            score_cmd=args.score_cmd,
+            cache_dir=Path(ctx.cache_dir),
+            script=args.script,
+            read_only=args.read_only,
+            metric=args.metric,
+            direction=args.direction,
+        )
+    except (TaskError, OSError) as exc:
+        raise BadInput(str(exc)) from exc
 
 
 def check_run_folder(run_dir: Path) -> None:

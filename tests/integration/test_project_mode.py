@@ -53,3 +53,53 @@ def test_project_folders_refuse_what_cannot_work(tmp_path: Path) -> None:
     with pytest.raises(TaskError, match="--script"):
         make_folder(tmp_path, project=bare)
     assert make_folder(tmp_path, project=bare, script="fit.py", direction="lower").is_dir()
+
+
+def test_a_project_run_through_the_graph_ends_on_the_better_script_with_the_users_score(tmp_path: Path) -> None:
+    """The graph on the project's task folder; the replies are scripted, the runs and the score command real."""
+    from fakes import ScriptedModels
+
+    from budgetmlagent.graph import Context, build_graph, recursion_limit
+
+    model = "openai_compatible:scripted@http://127.0.0.1:9/v1"
+
+    def plan(name: str, **action_input: object) -> dict:
+        reply = {"reflection": "r", "research_plan_and_status": "p", "fact_check": "f", "thought": f"now {name}"}
+        return reply | {"action": {"name": name, "input": action_input}}
+
+    better = (EXAMPLE / "train.py").read_text().replace('["age", "sex"]', "list(holdout.columns)")
+    instruction = "Use every column of the holdout table as a feature: features = list(holdout.columns)."
+    replies = [
+        plan("Edit Script (AI)", script_name="train.py", edit_instruction=instruction, save_name="train.py"),
+        {"summary": "all columns", "code": better},
+        plan("Final Answer", final_answer="all columns"),
+    ]
+    ctx = Context(
+        planner_models=[model],
+        coder_models=[model],
+        debugger_models=[model],
+        worker_model=model,
+        expert_model=model,
+        use_retrieval=False,
+        runs_dir=str(tmp_path / "runs"),
+        cache_dir=str(tmp_path / "cache"),
+        chat_model_factory=ScriptedModels({model: replies}),
+    )
+    state = build_graph().invoke(
+        {"task_dir": str(make_folder(tmp_path))},
+        context=ctx,
+        config={"recursion_limit": recursion_limit(ctx.max_steps)},
+    )
+    result = state["result"]
+    assert result["baseline"] == pytest.approx(72.11, abs=0.01) and result["direction"] == "lower"
+    assert result["score"] < 60 and result["success"], result
+
+
+def test_the_cli_refuses_half_a_project_run_with_one_line(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    from budgetmlagent.cli import main
+
+    out = str(tmp_path / "run")
+    assert main(["run", str(EXAMPLE), "--goal", GOAL, "--out", out]) == 2
+    assert "a project run needs both --goal TEXT and --score-cmd CMD" in capsys.readouterr().err
+    assert main(["run", str(EXAMPLE), "--goal", "Make it better", "--score-cmd", "python evaluate.py"]) == 2
+    assert "--direction" in capsys.readouterr().err
