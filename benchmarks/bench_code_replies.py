@@ -1,6 +1,6 @@
 """How often the real coder returns a usable whole script: code in a JSON string vs code in a fenced block.
 
-For each bundled task, each recipe the task's baseline script is offered (nodes/recipes.py) is sent as an edit
+For each bundled task, each recipe the task's baseline script is offered (scaffold/recipes.py) is sent as an edit
 instruction through the coder's own prompt (`edit_messages`), once at the coder's temperature and once at the
 retry temperature, in both reply forms. A reply is usable when it parses, keeps the script whole (`lost_lines`)
 and changes it; whether the edit then scores well is the sweep's business. Usage:

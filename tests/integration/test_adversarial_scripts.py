@@ -78,7 +78,7 @@ def task(tiny_task: Path) -> Task:
 
 @pytest.fixture
 def ws(task: Task, tmp_path: Path) -> Workspace:
-    """The workspace as the graph's nodes open it: root and read-only globs only (nodes/world.py)."""
+    """The workspace as the graph's nodes open it: root and read-only globs only (runtime.state.workspace_of)."""
     created = Workspace.create(task, tmp_path / "run" / "workspace")
     return Workspace(created.root, task.read_only_files)
 
