@@ -1,4 +1,5 @@
-"""Expert: a strong model's advice, bought with a lifeline; the planner sees it on its next step."""
+"""Expert: a strong model's advice, bought with a lifeline; the planner sees it on its next step (words:
+prompts/expert.py)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from typing import Any
 from langchain_core.messages import HumanMessage, SystemMessage
 from langgraph.runtime import Runtime
 
-from budgetmlagent.nodes.planner import OLDER_OBSERVATION_CHARS, render_step
+from budgetmlagent.prompts import expert as words
 from budgetmlagent.prompts import profiles
 from budgetmlagent.prompts.replies import AdviceReply
 from budgetmlagent.runtime.context import Context
@@ -23,19 +24,15 @@ def expert(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     pending = state["pending"]
     assert pending is not None
     task = state["task"]
-    recent = "\n\n".join(render_step(s, OLDER_OBSERVATION_CHARS) for s in state.get("steps", [])[-5:])
-    prompt = "\n\n".join(
-        filter(
-            None,
-            [
-                "Research problem:\n" + task["problem"].strip(),
-                f"Baseline {task['metric']}: {task['baseline']} ({task['direction']} is better).",
-                grounding(workspace_of(state)),
-                "The planner's plan so far:\n" + state.get("plan", "") if state.get("plan") else "",
-                "Its recent steps:\n" + recent if recent else "",
-                "Its question: " + pending["action_input"]["question"],
-            ],
-        )
+    prompt = words.question_prompt(
+        problem=task["problem"],
+        metric=task["metric"],
+        baseline=task["baseline"],
+        direction=task["direction"],
+        grounding=grounding(workspace_of(state)),
+        plan=state.get("plan", ""),
+        steps=state.get("steps", []),
+        question=pending["action_input"]["question"],
     )
     messages = [SystemMessage(profiles.EXPERT), HumanMessage(prompt)]
     lifelines = max(0, state.get("lifelines", ctx.lifelines) - 1)  # one lifeline per question, retry included
@@ -45,7 +42,7 @@ def expert(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
         if outcome.budget_refused:  # the question was never asked: no lifeline spent, and the run stops
             return {
                 "status": "budget",
-                "observation": f"The expert was not asked: {outcome.error}",
+                "observation": words.not_asked(outcome.error),
                 "step_ok": False,
                 "executed": True,
             }
@@ -55,14 +52,14 @@ def expert(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
                 "ledger": state["ledger"],
                 "lifelines": lifelines,
                 "expert_advice": advice,
-                "observation": f"The expert ({outcome.model}) advises: {advice}",
+                "observation": words.advises(outcome.model, advice),
                 "step_ok": True,
                 "executed": True,
             }
     return {
         "ledger": state["ledger"],
         "lifelines": lifelines,
-        "observation": f"The expert could not answer: {outcome.error}",
+        "observation": words.no_answer(outcome.error),
         "step_ok": False,
         "executed": True,
     }

@@ -23,21 +23,28 @@ def floor_of(package: str) -> int:
     return next(i for i, floor in enumerate(FLOORS) if package in floor)
 
 
+def imported(path: Path) -> list[str]:
+    """The dotted names a module imports; `from a.b import c` gives a.b and a.b.c (c may be a module)."""
+    names: list[str] = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom):
+            names += [node.module or "", *(f"{node.module}.{alias.name}" for alias in node.names)]
+        if isinstance(node, ast.Import):
+            names += [alias.name for alias in node.names]
+    return names
+
+
 def imports_of(package: str) -> set[str]:
     found: set[str] = set()
     for path in (ROOT / package).rglob("*.py"):
         if "tasks" in path.relative_to(ROOT / package).parts:
             continue  # task folders are user code, run in the sandbox
-        for node in ast.walk(ast.parse(path.read_text())):
-            names = [node.module or ""] if isinstance(node, ast.ImportFrom) else []
-            if isinstance(node, ast.Import):
-                names = [alias.name for alias in node.names]
-            for name in names:
-                parts = name.split(".")
-                if parts[0] == "budgetmlagent" and len(parts) > 1 and parts[1] != package:
-                    target = parts[1] if any(parts[1] in f for f in FLOORS) else "budgetmlagent"
-                    if target != package:
-                        found.add(target)
+        for name in imported(path):
+            parts = name.split(".")
+            if parts[0] == "budgetmlagent" and len(parts) > 1 and parts[1] != package:
+                target = parts[1] if any(parts[1] in f for f in FLOORS) else "budgetmlagent"
+                if target != package:
+                    found.add(target)
     return found
 
 
@@ -59,3 +66,21 @@ def test_nodes_hold_graph_nodes_only() -> None:
     for path in (ROOT / "nodes").glob("*.py"):
         if path.name != "__init__.py":
             assert f"budgetmlagent.nodes.{path.stem} import" in builder, f"{path.name} holds no graph node"
+
+
+# Node modules that still import another, until their owners move what they share below nodes/: observe.py takes
+# summarise_if_long from nodes/workers.py (which only passes it on from runtime/summaries.py); lifecycle.py takes
+# STEP_RESET and current_step from nodes/observe.py.
+NODE_IMPORTS_PENDING = {("observe", "workers"), ("lifecycle", "observe")}
+
+
+def test_no_node_module_imports_another() -> None:
+    """What several nodes share lives on a lower floor (words in prompts/, checks in scaffold/, calls in runtime/)."""
+    wrong = []
+    for path in (ROOT / "nodes").glob("*.py"):
+        for name in imported(path):
+            parts = name.split(".")
+            other = parts[2] if parts[:2] == ["budgetmlagent", "nodes"] and len(parts) > 2 else None
+            if other is not None and (path.stem, other) not in NODE_IMPORTS_PENDING:
+                wrong.append(f"nodes/{path.name} -> {name}")
+    assert not wrong, wrong

@@ -405,7 +405,7 @@ def test_the_debugger_reads_what_the_error_means_and_a_second_attempt_samples_ho
 
 
 def test_error_hints_match_only_their_errors() -> None:
-    from budgetmlagent.nodes.debugger import error_hints
+    from budgetmlagent.prompts.debugger import error_hints
 
     assert error_hints("Traceback ...\nKeyError: 'Sex'") == [
         "A column name is not in the frame: use only the columns listed above, spelled exactly."
@@ -477,7 +477,7 @@ def test_segment_lines_past_the_end_of_a_short_script_are_clamped(
     ],
 )
 def test_code_is_taken_from_its_fence_even_after_prose(reply: str, expected: str) -> None:
-    from budgetmlagent.nodes.coder import strip_fences
+    from budgetmlagent.runtime.vetting import strip_fences
 
     assert strip_fences(reply) == expected
 

@@ -1,0 +1,23 @@
+"""How the agent's past steps read in every prompt that shows them (planner, expert, reflection)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+# How much of a step's observation a prompt shows: the last step's in full, older ones in brief.
+RECENT_OBSERVATION_CHARS = 2500
+OLDER_OBSERVATION_CHARS = 400
+
+
+def render_step(step: Mapping[str, Any], max_chars: int) -> str:
+    """One past step: its action and input, whether it failed, the thought, and the observation cut in the middle."""
+    observation = step["observation"]
+    if len(observation) > max_chars:
+        observation = observation[: max_chars // 2] + "\n[...]\n" + observation[-max_chars // 2 :]
+    status = "" if step["ok"] else " (failed)"
+    return (
+        f"Step {step['step']}: {step['action']} {json.dumps(step['action_input'])}{status}\n"
+        f"Thought: {step['thought']}\nObservation: {observation}"
+    )

@@ -1,0 +1,145 @@
+"""The planner's words, in prompt order. The system prompt is its fixed part (persona, problem, goal, data briefing,
+actions, reply format), first so the server's prefix cache reuses it; the situation prompt is the changing part
+(progress, budget, plan, advice, earlier steps, the script, ready changes, the last steps, a rejected reply).
+Plain values in; nodes/planner.py reads the state and decides which parts apply."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from budgetmlagent.prompts import profiles
+from budgetmlagent.prompts.history import OLDER_OBSERVATION_CHARS, RECENT_OBSERVATION_CHARS, render_step
+from budgetmlagent.workspace.actions import render_tool_descriptions
+
+# -- the fixed part ------------------------------------------------------------------------------------------------
+
+
+def system_prompt(problem: str, metric: str, direction: str, briefing: str | None, actions: Sequence[str]) -> str:
+    """Persona, research problem, what success means, the data briefing (None: not shown), the actions, the format."""
+    better = "higher" if direction == "higher" else "lower"
+    return "\n\n".join(
+        [
+            profiles.PLANNER,
+            "Research problem:\n" + problem.strip(),
+            f"Success means the {metric} of the final submission is more than 10% better "
+            f"({better} is better) than the baseline script's.",
+            *([briefing] if briefing is not None else []),
+            "Actions you can use (name and JSON input):\n" + render_tool_descriptions(list(actions)),
+            profiles.PLANNER_FORMAT,
+        ]
+    )
+
+
+# -- the changing part, in the order it is shown -----------------------------------------------------------------
+
+
+def nothing_measured(metric: str) -> str:
+    return f"The scripts print their validation {metric}; no value has been measured yet."
+
+
+def validation_progress(metric: str, baseline: float, best: float, step: int, gain: float) -> str:
+    """Where the measured validation metric stands (the hidden test score of the agent's work is never shown):
+    `best` was measured at `step` (0: the baseline), `gain` is its improvement over the baseline."""
+    where = "the baseline itself" if step == 0 else f"step {step}"
+    return (
+        f"Validation {metric}: baseline {baseline:.6g}; best so far {best:.6g} ({where}, {gain:+.1%}). "
+        f"The goal needs more than +10%."
+    )
+
+
+def score_progress(metric: str, baseline: float | None) -> str:
+    """For tasks whose scripts print no validation metric: the baseline's score."""
+    if baseline is not None:
+        return f"Baseline {metric} of the original script: {baseline:.4g}."
+    return f"The baseline {metric} is unknown."
+
+
+def budget_line(step: int, max_steps: int, lifelines: int) -> str:
+    return f"Step {step} of {max_steps}. Lifelines (Ask Expert) left: {lifelines}."
+
+
+def edits_line(edits: int, dirty: Sequence[str]) -> str:
+    line = f"Edits made so far: {edits}."
+    if dirty:
+        line += f" Changed but not yet run successfully: {', '.join(dirty)}."
+    return line
+
+
+def plan_so_far(plan: str) -> str:
+    return "Your research plan and status so far:\n" + plan
+
+
+def expert_advice(advice: str) -> str:
+    return "Advice from the expert:\n" + advice
+
+
+def earlier_steps(found: Sequence[str]) -> str:
+    """Older steps retrieved from memory, one line each."""
+    return "Relevant earlier steps:\n" + "\n".join(found)
+
+
+def script_listing(name: str | None, text: str) -> str:
+    """The task's script as it is now, numbered."""
+    lines = text.splitlines()
+    numbered = "\n".join(f"{i}: {line}" for i, line in enumerate(lines, 1))
+    return f"The current {name} ({len(lines)} lines):\n{numbered}"
+
+
+UNUSED_SHOWN = 15
+_KIND_NOTES = {
+    "number": "numbers",
+    "category": "text categories: encode them",
+    "free text": "mostly distinct text values",
+}
+
+
+def unused_columns(script: str | None, kinds: Mapping[str, Sequence[str]]) -> str:
+    """Facts, not advice: the planners asked to 'add more features' without naming one, then named every column
+    (free-text names and tickets too); naming the unused columns by kind turns that into an instruction that works."""
+    groups = []
+    for kind, names in kinds.items():
+        shown = ", ".join(names[:UNUSED_SHOWN]) + (
+            f" and {len(names) - UNUSED_SHOWN} more" if len(names) > UNUSED_SHOWN else ""
+        )
+        note = _KIND_NOTES.get(kind, "")
+        groups.append(f"{shown} ({note})" if note else shown)
+    return f"Columns of the training data that {script} does not use yet: {'; '.join(groups)}."
+
+
+def ready_changes(script: str | None, instructions: Sequence[str]) -> str:
+    """Ready edit instructions (scaffold/recipes.py): the planners knew the idea but worded it vaguely ("add more
+    features"), and their coders broke it."""
+    listed = "\n".join(f"- {instruction}" for instruction in instructions)
+    return (
+        f"Changes that usually lift a baseline like this one: each is a ready edit_instruction for {script} "
+        f"(Edit Script (AI)); use one word for word, or write your own:\n{listed}"
+    )
+
+
+def last_steps(recent: Sequence[Mapping[str, Any]]) -> str:
+    """The most recent steps verbatim: the last one's observation at length, the others' in brief."""
+    rendered = [
+        render_step(s, RECENT_OBSERVATION_CHARS if s is recent[-1] else OLDER_OBSERVATION_CHARS) for s in recent
+    ]
+    return "Your last steps:\n" + "\n\n".join(rendered)
+
+
+def first_step(script_shown: bool, changes_offered: bool) -> str:
+    """What to do on the first step: with the data and the script shown, edit; otherwise look around first."""
+    if not script_shown:
+        return "This is your first step. Start by looking at the files in the workspace."
+    return (
+        "This is your first step. The data files and the script are shown above: choose one concrete change "
+        "likely to improve the metric ("
+        + (
+            "one of the ready changes above"
+            if changes_offered
+            else "for example a useful column the script leaves out, or a stronger model"
+        )
+        + ") and edit the script; an edited script runs automatically."
+    )
+
+
+def rejected(error: str) -> str:
+    return "Your previous reply was rejected:\n" + error + "\nChoose a valid action."
