@@ -21,13 +21,14 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from budgetmlagent.nodes.coder import edit_messages, strip_fences
+from budgetmlagent.nodes.coder import edit_messages
 from budgetmlagent.prompts.replies import CodeReply
 from budgetmlagent.providers.chat import invoke_fenced, invoke_structured, load_chat_model
 from budgetmlagent.providers.local_server import stop_all
 from budgetmlagent.runtime.context import Context
 from budgetmlagent.runtime.llm import code_reply_tokens
 from budgetmlagent.runtime.presets import LOCAL_TOP
+from budgetmlagent.runtime.vetting import strip_fences
 from budgetmlagent.scaffold.recipes import recipes_for
 from budgetmlagent.scaffold.script_repair import lost_lines
 from budgetmlagent.workspace.workspace import Workspace

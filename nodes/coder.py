@@ -17,7 +17,6 @@ from budgetmlagent.runtime.context import Context
 from budgetmlagent.runtime.llm import call_structured, code_reply_tokens
 from budgetmlagent.runtime.state import State, workspace_of
 from budgetmlagent.runtime.vetting import Vetted, save_code, vet_code
-from budgetmlagent.runtime.vetting import strip_fences as strip_fences  # benchmarks/bench_code_replies.py uses it
 from budgetmlagent.scaffold.data_facts import grounded_context
 from budgetmlagent.scaffold.recipes import recipe_for_instruction, recipes_for
 from budgetmlagent.scaffold.reply_checks import WHOLE_FILE_LINES, earlier_edits

@@ -10,13 +10,13 @@ from typing import Any
 
 from langgraph.runtime import Runtime
 
-from budgetmlagent.nodes.observe import STEP_RESET, current_step
 from budgetmlagent.providers.ledger import Ledger
 from budgetmlagent.runtime.context import Context
 from budgetmlagent.runtime.durable import INTERRUPTED_TRACE
 from budgetmlagent.runtime.measure import BEST_DIR, LAST_RUN_DIR
 from budgetmlagent.runtime.run_folder import append_trace, emit, read_trace, render_report, write_json
 from budgetmlagent.runtime.state import BestSoFar, State, TaskInfo
+from budgetmlagent.runtime.steps import STEP_RESET, current_step
 
 
 def prepare(state: State, runtime: Runtime[Context]) -> dict[str, Any]:

@@ -6,63 +6,23 @@ from typing import Any
 
 from langgraph.runtime import Runtime
 
-from budgetmlagent.nodes.workers import SUMMARY_THRESHOLD, summarise_if_long
 from budgetmlagent.providers.ledger import Ledger
 from budgetmlagent.runtime.context import Context
 from budgetmlagent.runtime.limits import limit_reached
 from budgetmlagent.runtime.recall import memory
 from budgetmlagent.runtime.run_folder import emit
-from budgetmlagent.runtime.state import State, Step, workspace_of
+from budgetmlagent.runtime.state import State, workspace_of
+from budgetmlagent.runtime.steps import STEP_RESET, current_step
+from budgetmlagent.runtime.summaries import SUMMARY_THRESHOLD, summarise_if_long
 from budgetmlagent.workspace.actions import EDIT_ACTIONS
 from budgetmlagent.workspace.errors import ActionInputError
 from budgetmlagent.workspace.sandbox import truncate_middle
 
 MEMORY_OBSERVATION_CHARS = 1200
 
-STEP_RESET: dict[str, Any] = {
-    "pending": None,
-    "planner_error": None,
-    "observation": "",
-    "step_ok": False,
-    "executed": False,
-    "to_run": None,
-    "last_run": None,
-    "debug_attempts": 0,
-    "pre_edit": None,
-    "approved": False,
-    "timed_out": False,
-}
 
 # Observations of edits and script runs reach the planner verbatim (middle cut), never LLM-summarised.
 MEASURED_ACTIONS = (*EDIT_ACTIONS, "Execute Script")
-
-
-def current_step(state: State) -> Step:
-    """The step being closed: the planner's action with its observation, or the rejected reply."""
-    number = len(state.get("steps", [])) + 1
-    pending = state.get("pending")
-    if pending is None:
-        return Step(
-            step=number,
-            action="(invalid reply)",
-            action_input={},
-            thought="",
-            observation=state.get("planner_error") or "The reply was rejected.",
-            ok=False,
-            model=_last_model(state),
-            tier=state.get("tiers", {}).get("planner", 0),
-        )
-    return Step(
-        step=number,
-        action=pending["action"],
-        action_input=pending["action_input"],
-        thought=pending["thought"],
-        observation=state.get("observation", ""),
-        ok=bool(state.get("step_ok")),
-        model=pending["model"],
-        tier=pending["tier"],
-        timed_out=bool(state.get("timed_out")),
-    )
 
 
 def observe(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
@@ -124,8 +84,3 @@ def _restore(state: State) -> str:
     except ActionInputError as exc:
         return f"\n\n(Could not restore {path}: {exc})"
     return f"\n\nThe edit broke {path} and could not be fixed, so {path} was restored to its previous version."
-
-
-def _last_model(state: State) -> str:
-    ledger: Ledger | None = state.get("ledger")
-    return ledger.calls[-1].model if ledger and ledger.calls else ""

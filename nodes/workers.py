@@ -17,8 +17,6 @@ from budgetmlagent.runtime.context import Context
 from budgetmlagent.runtime.llm import call_structured
 from budgetmlagent.runtime.recall import retrieve_older
 from budgetmlagent.runtime.state import State, workspace_of
-from budgetmlagent.runtime.summaries import SUMMARY_THRESHOLD as SUMMARY_THRESHOLD
-from budgetmlagent.runtime.summaries import summarise_if_long as summarise_if_long
 
 
 def worker(state: State, runtime: Runtime[Context]) -> dict[str, Any]:

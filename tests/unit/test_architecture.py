@@ -68,12 +68,6 @@ def test_nodes_hold_graph_nodes_only() -> None:
             assert f"budgetmlagent.nodes.{path.stem} import" in builder, f"{path.name} holds no graph node"
 
 
-# Node modules that still import another, until their owners move what they share below nodes/: observe.py takes
-# summarise_if_long from nodes/workers.py (which only passes it on from runtime/summaries.py); lifecycle.py takes
-# STEP_RESET and current_step from nodes/observe.py.
-NODE_IMPORTS_PENDING = {("observe", "workers"), ("lifecycle", "observe")}
-
-
 def test_no_node_module_imports_another() -> None:
     """What several nodes share lives on a lower floor (words in prompts/, checks in scaffold/, calls in runtime/)."""
     wrong = []
@@ -81,6 +75,6 @@ def test_no_node_module_imports_another() -> None:
         for name in imported(path):
             parts = name.split(".")
             other = parts[2] if parts[:2] == ["budgetmlagent", "nodes"] and len(parts) > 2 else None
-            if other is not None and (path.stem, other) not in NODE_IMPORTS_PENDING:
+            if other is not None:
                 wrong.append(f"nodes/{path.name} -> {name}")
     assert not wrong, wrong
