@@ -52,6 +52,7 @@ def prepare(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
         workspace=str(ws.root),
         validation_baseline=base.validation if measured else None,
         invariant_baseline=base.invariant if measured else None,
+        starter_ran=None if base.source == "declared" else base.error is None,
     )
     if not measured:
         info |= {"validation_pattern": None, "invariant_pattern": None}

@@ -15,7 +15,7 @@ from budgetmlagent.prompts import planner as words
 from budgetmlagent.prompts.replies import planner_reply_model
 from budgetmlagent.runtime.context import Context
 from budgetmlagent.runtime.llm import call_structured
-from budgetmlagent.runtime.measure import best_value, measured_improvement
+from budgetmlagent.runtime.measure import LAST_RUN_DIR, best_value, measured_improvement
 from budgetmlagent.runtime.recall import RECENT_STEPS, retrieve_older
 from budgetmlagent.runtime.run_folder import append_trace
 from budgetmlagent.runtime.state import State, workspace_of
@@ -31,6 +31,7 @@ from budgetmlagent.scaffold.reply_checks import (
     save_name_repair,
     shown_whole,
 )
+from budgetmlagent.scaffold.starter import first_change
 from budgetmlagent.workspace.actions import PLANNER_ACTIONS
 from budgetmlagent.workspace.scoring import improvement
 from budgetmlagent.workspace.snapshots import differs_from_snapshot
@@ -183,7 +184,11 @@ def situation_prompt(state: State, ctx: Context) -> str:
         kinds = unused_columns(workspace_of(state), script)
         if kinds:
             parts.append(words.unused_columns(main, kinds))
-    offered = fresh_recipes(state, script) if ctx.use_recipes and script is not None else []
+    first = starter_change(state, ctx)
+    if first is not None:  # a starter that does not run, or prints no hold-out metric, is fixed before any recipe
+        offered = fresh_instructions(state, [first])
+    else:
+        offered = fresh_recipes(state, script) if ctx.use_recipes and script is not None else []
     if offered:
         parts.append(words.ready_changes(main, offered))
     if steps:
@@ -197,14 +202,27 @@ def situation_prompt(state: State, ctx: Context) -> str:
 
 def fresh_recipes(state: State, script: str) -> list[str]:
     """The ready edit instructions for the main script (scaffold/recipes.py), less those already made."""
+    return fresh_instructions(state, [r.instruction for r in recipes_for(workspace_of(state), script)])
+
+
+def fresh_instructions(state: State, instructions: list[str]) -> list[str]:
+    """Instructions for the main script, less those already made (an edit that worked, or failed twice)."""
     main = state["task"].get("main_script")
     steps = state.get("steps", [])
-    return [
-        r.instruction
-        for r in recipes_for(workspace_of(state), script)
-        if edit_already_made(steps, "Edit Script (AI)", {"script_name": main, "edit_instruction": r.instruction})
-        is None
-    ]
+    asked = [(i, {"script_name": main, "edit_instruction": i}) for i in instructions]
+    return [i for i, args in asked if edit_already_made(steps, "Edit Script (AI)", args) is None]
+
+
+def starter_change(state: State, ctx: Context) -> str | None:
+    """The first change the task's script needs (scaffold/starter.py): to run end to end, when it failed at the
+    start and has not run since; to print a hold-out metric, when no run has printed one yet."""
+    task = state["task"]
+    main = task.get("main_script")
+    if not main or not ctx.use_measured_edits:
+        return None
+    ran_since = bool(state.get("run_dir")) and (Path(state["run_dir"]) / LAST_RUN_DIR).is_dir()  # type: ignore[arg-type]
+    runs = ran_since or task.get("starter_ran") is not False
+    return first_change(main, task["metric"], runs=runs, prints_validation=bool(task.get("validation_pattern")))
 
 
 def progress_line(state: State) -> str:

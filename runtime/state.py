@@ -35,6 +35,8 @@ class TaskInfo(TaskFacts):
     invariant_baseline: NotRequired[str | None]
     # Where validation_pattern came from: declared, recognised in the starter's output, or in an edited script's.
     validation_source: NotRequired[str]
+    # Whether the untouched starter ran and was scored at the start (None: a declared baseline, not run).
+    starter_ran: NotRequired[bool | None]
 
 
 class BestSoFar(TypedDict):

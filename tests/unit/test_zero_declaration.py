@@ -84,3 +84,29 @@ def test_a_run_where_no_version_can_be_scored_says_so_in_one_line(tiny_task: Pat
     assert result["score"] is None
     assert result["fallback"].startswith("no version of the workspace produced a submission eval.py could score")
     assert result["fallback"] in (Path(result["run_dir"]) / "report.md").read_text()
+
+
+def planner_prompts(models: object) -> list[str]:
+    return [c["messages"][-1].content for c in models.calls(BASE) if "research_plan_and_status" in str(c["schema"])]  # type: ignore[attr-defined]
+
+
+def test_a_starter_printing_no_metric_is_first_asked_to_print_one_then_recipes_return(
+    tiny_task: Path, tmp_path: Path
+) -> None:
+    instruction = "Make train.py print its validation metric"
+    replies = {BASE: [edit("print the validation score"), code(printing(0.6)), plan("List Files", dir_path=".")]}
+    _, models = run_graph(silent_task(tiny_task), tmp_path, replies, max_steps=2)
+    first, second = planner_prompts(models)[:2]
+    assert instruction in first and "ready edit_instruction for train.py" in first
+    assert instruction not in second  # the edited script prints it now: the scaffold measures from here
+
+
+def test_a_starter_that_does_not_run_is_first_asked_to_run_end_to_end(tiny_task: Path, tmp_path: Path) -> None:
+    (tiny_task / "scripts" / "budgetmlagent.json").unlink()
+    (tiny_task / "env" / "train.py").write_text("score = model_to_write  # your model here\n")
+    replies = {BASE: [edit("fill the gap"), code(printing(0.6)), plan("List Files", dir_path=".")]}
+    state, models = run_graph(tiny_task, tmp_path, replies, max_steps=2)
+    first, second = planner_prompts(models)[:2]
+    assert "Make train.py run end to end" in first
+    assert "Make train.py run end to end" not in second and state["task"]["starter_ran"] is False
+    assert state["result"]["score"] == 0.6  # it ran, and its submission is scored
