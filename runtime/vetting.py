@@ -48,7 +48,7 @@ def vet_code(
         code = "".join(lines[: span[0] - 1]) + code + "".join(lines[span[1] :])
     repairs: list[str] = []
     if repair:
-        code, repairs = repair_reply(original, code, all_data_columns(ws))
+        code, repairs = repair_reply(original, code, all_data_columns(ws), ws.root)
     unknown = unknown_references(code, ws) if ground else None
     lost = lost_lines(original, code) if whole else None
     return Vetted(code, repairs, unknown, lost)

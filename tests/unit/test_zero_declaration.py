@@ -110,3 +110,14 @@ def test_a_starter_that_does_not_run_is_first_asked_to_run_end_to_end(tiny_task:
     assert "Make train.py run end to end" in first
     assert "Make train.py run end to end" not in second and state["task"]["starter_ran"] is False
     assert state["result"]["score"] == 0.6  # it ran, and its submission is scored
+
+
+def test_the_coder_s_script_loses_an_unused_import_of_a_package_that_is_not_installed(
+    tiny_task: Path, tmp_path: Path
+) -> None:
+    """MLAgentBench's spaceship-titanic starter imports seaborn, unused; three debugger replies kept it."""
+    with_import = "import nosuchpkg_plots as plots\n" + printing(0.9)
+    state, _ = run_graph(tiny_task, tmp_path, {BASE: [edit("use a better model"), code(with_import), FINAL]})
+    first = state["steps"][0]["observation"]
+    assert "not installed and not used were removed: import nosuchpkg_plots as plots" in first
+    assert state["steps"][0]["ok"] and state["result"]["success"]
