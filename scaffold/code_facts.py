@@ -8,64 +8,65 @@ import difflib
 import re
 from pathlib import Path
 
-from budgetmlagent.scaffold.data_facts import column_kind, data_columns_of, held_out_table, training_table
+from budgetmlagent.scaffold.data_facts import (
+    column_kind,
+    data_columns_of,
+    held_out_table,
+    id_roles,
+    is_table,
+    read_table,
+    training_table,
+)
+from budgetmlagent.scaffold.script_shape import TABLE_READERS, Shape, call_name, read_shape, subscript_keys
 from budgetmlagent.workspace.workspace import Workspace
 
-_READERS = {"read_csv", "read_table", "read_parquet", "read_json", "read_feather", "load", "loadtxt", "genfromtxt"}
+_READERS = TABLE_READERS | {"read_json", "read_feather", "load", "loadtxt", "genfromtxt"}
 
 
 def unused_columns(ws: Workspace, code: str) -> dict[str, list[str]]:
-    """Columns of the training CSV that the script never names (nor the target, nor id columns), by kind: the first
-    place a weak baseline leaves accuracy. Empty when the script names no column (it may use them all implicitly)."""
-    import pandas as pd
-
-    tables = [rel for rel in ws.files() if rel.endswith(".csv")]
+    """Columns of the training table that the script never uses (nor the target, nor row keys), by kind: the first
+    place a weak baseline leaves accuracy. Empty when the script names no column (it may use them all implicitly),
+    or passes every column on (X = df.drop(columns=[target]) leaves out only what it drops)."""
+    tables = [rel for rel in ws.files() if is_table(rel)]
     train = training_table(tables)
     if train is None:
         return {}
     columns = data_columns_of(ws.root / train)
     test = held_out_table(tables)
     kept = set(data_columns_of(ws.root / test)) if test is not None else set(columns)
-    named = _string_constants(code)
-    if not named & set(columns):
-        return {}
-    unused = [
-        c for c in columns if c not in named and c in kept and c.lower() != "id" and not c.lower().endswith("_id")
-    ]
+    shape = read_shape(ws, code)
+    left_out, numbers_only = _left_out(shape, code, columns)
+    if shape is not None and shape.target is not None:
+        kept.discard(shape.target)
+    candidates = [c for c in columns if c in kept and (c in left_out or numbers_only)]
+    roles = id_roles(ws.root / train, candidates) if candidates else {}
+    unused = [c for c in candidates if roles.get(c) != "row key"]
     if not unused:
         return {}
     try:
-        frame = pd.read_csv(ws.root / train, nrows=200, usecols=unused)
+        frame = read_table(ws.root / train, nrows=200, usecols=unused)
     except Exception:  # an unreadable table still has its header's names
-        return {"columns": unused}
+        return {} if numbers_only else {"columns": unused}
     kinds: dict[str, list[str]] = {kind: [] for kind in ("number", "category", "free text")}
     for name in unused:
-        kinds[column_kind(frame[name])].append(name)
+        kind = column_kind(frame[name])
+        if name in left_out or kind != "number":  # select_dtypes("number") passes the number columns on
+            kinds[kind].append(name)
     return {kind: names for kind, names in kinds.items() if names}
 
 
-def _string_constants(code: str) -> set[str]:
-    try:
-        tree = ast.parse(code)
-    except SyntaxError:
-        return set(re.findall(r"[\"']([^\"'\n]+)[\"']", code))
-    return {n.value for n in ast.walk(tree) if isinstance(n, ast.Constant) and isinstance(n.value, str)}
-
-
-def call_name(node: ast.Call) -> str:
-    func = node.func
-    return func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
-
-
-def subscript_keys(node: ast.AST | None, lists: dict[str, list[str]]) -> list[str]:
-    """String keys of a subscript: 'a', ['a', 'b'], or a name bound to a list of strings."""
-    if isinstance(node, ast.Constant) and isinstance(node.value, str):
-        return [node.value]
-    if isinstance(node, ast.List | ast.Tuple):
-        return [e.value for e in node.elts if isinstance(e, ast.Constant) and isinstance(e.value, str)]
-    if isinstance(node, ast.Name):
-        return lists.get(node.id, [])
-    return []
+def _left_out(shape: Shape | None, code: str, columns: list[str]) -> tuple[set[str], bool]:
+    """The training columns the script does not pass on, and whether it passes on only the number columns."""
+    if shape is None:
+        named = set(re.findall(r"[\"']([^\"'\n]+)[\"']", code))
+        return (set(columns) - named if named & set(columns) else set()), False
+    if shape.transformer is not None and shape.passthrough:
+        return set(), False
+    if shape.mode == "drop":
+        drop = next(d for d in shape.drops if d.frame == shape.train)
+        return set(drop.keys), drop.numbers_only
+    named = {n.value for n in ast.walk(shape.tree) if isinstance(n, ast.Constant) and isinstance(n.value, str)}
+    return (set(columns) - named if named & set(columns) else set()), False
 
 
 def unknown_references(code: str, ws: Workspace) -> str | None:
@@ -98,11 +99,11 @@ def unknown_references(code: str, ws: Workspace) -> str | None:
                         created.update(subscript_keys(name.slice, lists))
             value = node.value
             if isinstance(node, ast.Assign) and len(targets) == 1 and isinstance(targets[0], ast.Name):
-                if isinstance(value, ast.Call) and call_name(value) == "read_csv" and value.args:
+                if isinstance(value, ast.Call) and call_name(value) in TABLE_READERS and value.args:
                     source = value.args[0]
                     if isinstance(source, ast.Constant) and isinstance(source.value, str):
                         rel = Path(source.value).as_posix().removeprefix("./")
-                        if rel in files and rel.endswith(".csv"):
+                        if rel in files and is_table(rel) and data_columns_of(ws.root / rel):
                             frames[targets[0].id] = (rel, data_columns_of(ws.root / rel))
                 elif isinstance(value, ast.List | ast.Tuple):
                     lists[targets[0].id] = subscript_keys(value, {})

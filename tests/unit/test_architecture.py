@@ -37,8 +37,9 @@ def imported(path: Path) -> list[str]:
 def imports_of(package: str) -> set[str]:
     found: set[str] = set()
     for path in (ROOT / package).rglob("*.py"):
-        if "tasks" in path.relative_to(ROOT / package).parts:
-            continue  # task folders are user code, run in the sandbox
+        where = set(path.relative_to(ROOT / package).parts)
+        if not path.is_file() or {"tasks", "unseen", "results"} & where:
+            continue  # task folders and sweep results hold user and agent code, run in the sandbox
         for name in imported(path):
             parts = name.split(".")
             if parts[0] == "budgetmlagent" and len(parts) > 1 and parts[1] != package:
