@@ -186,9 +186,10 @@ def _score_fallback(state: State, ctx: Context, task: Any, last: Any) -> tuple[A
     ]
     for label, snapshot in attempts:
         if snapshot is not None:
-            if not snapshot.is_dir():
+            try:
+                restore_snapshot(ws, snapshot)
+            except OSError:  # no such snapshot (the script never ran), or it cannot be restored
                 continue
-            restore_snapshot(ws, snapshot)
         if not (ws.root / main).is_file():
             continue
         run = ws.run_script(main, timeout_s=ctx.script_timeout_s, memory_limit_mb=ctx.script_memory_mb)
