@@ -8,7 +8,7 @@ from typing import Any
 from langgraph.runtime import Runtime
 
 from budgetmlagent.runtime.context import Context
-from budgetmlagent.runtime.measure import LAST_RUN_DIR, REVERT, measure_run, revert_to_best
+from budgetmlagent.runtime.measure import LAST_RUN_DIR, REVERT, first_working_baseline, measure_run, revert_to_best
 from budgetmlagent.runtime.run_folder import append_trace
 from budgetmlagent.runtime.state import ScriptOutcome, State, workspace_of
 from budgetmlagent.workspace.actions import PLAIN_ACTIONS, execute_plain_action, validate_action
@@ -75,6 +75,7 @@ def executor(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
             if script == state["task"].get("main_script") and state.get("run_dir"):
                 # The end of the run falls back to this if the final workspace cannot be scored.
                 save_snapshot(ws, Path(state["run_dir"]) / LAST_RUN_DIR)  # type: ignore[arg-type]
+                update |= first_working_baseline(state, ctx, update.get("task", state["task"]))
         update["last_run"] = ScriptOutcome(
             script=script, ok=result.ok, traceback=result.script_run.traceback, origin=origin
         )

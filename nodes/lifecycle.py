@@ -143,6 +143,7 @@ def evaluate(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
         "score_error": scored.error,
         "score_repairs": list(scored.repairs),  # links, special files, changed read-only files undone before scoring
         "baseline": task["baseline"],
+        "baseline_source": task.get("baseline_source"),  # set when the starter did not run (a skeleton)
         "metric": task["metric"],
         "direction": task["direction"],
         "improvement": judged.improvement,

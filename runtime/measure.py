@@ -116,6 +116,23 @@ def first_measurement(state: State, ctx: Context, stdout: str, step: int) -> tup
     return note, update
 
 
+def first_working_baseline(state: State, ctx: Context, task: Any) -> dict[str, Any]:
+    """A skeleton starter (it did not run at the start, and the task declares no baseline score) is measured by
+    the first version of the main script that runs: its hidden score becomes the baseline the verdict compares
+    with, so the run must improve on its own first working version. Never shown to the planner."""
+    from budgetmlagent.workspace.scoring import score_workspace
+    from budgetmlagent.workspace.task import load_task
+
+    if task.get("baseline") is not None or task.get("starter_ran") is not False:
+        return {}
+    loaded = load_task(Path(state["task_dir"]), prepare=False, use_declarations=ctx.use_task_declarations)
+    scored = score_workspace(loaded, workspace_of(state).root, timeout_s=ctx.script_timeout_s)
+    if scored.score is None:
+        return {}
+    step = len(state.get("steps", [])) + 1
+    return {"task": task | {"baseline": scored.score, "baseline_source": f"the first version that ran (step {step})"}}
+
+
 def changed_invariant(task: Any, stdout: str) -> str | None:
     """How a run's output differs from the baseline's where the task says it must not (invariant_pattern)."""
     pattern, expected = task.get("invariant_pattern"), task.get("invariant_baseline")

@@ -98,6 +98,8 @@ def render_report(result: dict[str, Any], steps: list[dict[str, Any]]) -> str:
             f"- ended on its best validated version, from {where} (validation {best['validation']}); "
             f"the last state scored {last['score'] if last else 'n/a'}"
         )
+    if result.get("baseline_source"):
+        lines.append(f"- baseline: {result['baseline_source']}")
     if result.get("fallback"):
         lines.append(f"- {result['fallback']}")
     if result.get("score_error"):

@@ -37,6 +37,8 @@ class TaskInfo(TaskFacts):
     validation_source: NotRequired[str]
     # Whether the untouched starter ran and was scored at the start (None: a declared baseline, not run).
     starter_ran: NotRequired[bool | None]
+    # Where baseline came from when the starter did not run: the first version of the main script that did.
+    baseline_source: NotRequired[str]
 
 
 class BestSoFar(TypedDict):

@@ -109,7 +109,14 @@ def test_a_starter_that_does_not_run_is_first_asked_to_run_end_to_end(tiny_task:
     first, second = planner_prompts(models)[:2]
     assert "Make train.py run end to end" in first
     assert "Make train.py run end to end" not in second and state["task"]["starter_ran"] is False
-    assert state["result"]["score"] == 0.6  # it ran, and its submission is scored
+    result = state["result"]
+    assert result["score"] == 0.6  # it ran, and its submission is scored
+    # A skeleton has no baseline of its own: the first version that ran is the one to improve on.
+    assert result["baseline"] == 0.6 and result["baseline_source"] == "the first version that ran (step 1)"
+    assert (
+        not result["success"]
+        and "- baseline: the first version that ran" in (Path(result["run_dir"]) / "report.md").read_text()
+    )
 
 
 def test_the_coder_s_script_loses_an_unused_import_of_a_package_that_is_not_installed(
@@ -121,3 +128,12 @@ def test_the_coder_s_script_loses_an_unused_import_of_a_package_that_is_not_inst
     first = state["steps"][0]["observation"]
     assert "not installed and not used were removed: import nosuchpkg_plots as plots" in first
     assert state["steps"][0]["ok"] and state["result"]["success"]
+
+
+def test_a_skeleton_run_succeeds_by_improving_on_its_first_working_version(tiny_task: Path, tmp_path: Path) -> None:
+    (tiny_task / "scripts" / "budgetmlagent.json").unlink()
+    (tiny_task / "env" / "train.py").write_text("score = model_to_write  # your model here\n")
+    replies = {BASE: [edit("fill the gap"), code(printing(0.6)), edit("a stronger model"), code(printing(0.9)), FINAL]}
+    state, _ = run_graph(tiny_task, tmp_path, replies)
+    result = state["result"]
+    assert result["baseline"] == 0.6 and result["score"] == 0.9 and result["success"]
