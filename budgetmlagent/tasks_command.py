@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import Any
 
 
 def add_tasks_parser(sub: argparse._SubParsersAction) -> None:
@@ -76,6 +77,7 @@ def _check_by_running(path: Path, timeout_s: float, *, has_reference: bool) -> i
             print(f"baseline {result.baseline}, baseline run again {result.rerun}, reference {result.reference}")
             for error in result.errors:
                 print(f"[FAIL] {one_line(error)}")
+            print(validation_line(load_task(path), result.validation, result.validation_pattern))
             fair = result.reference_success and not result.rerun_success and not result.errors
             gain = "n/a" if result.reference_improvement is None else f"{result.reference_improvement:+.1%}"
             print(
@@ -95,4 +97,16 @@ def _check_by_running(path: Path, timeout_s: float, *, has_reference: bool) -> i
         print(f"[FAIL] {one_line(base.error or 'the baseline has no score')}")
         return 1
     print(f"[ok  ] baseline {task.metric} = {base.score:.6g} ({base.seconds:.1f} s)")
+    print(validation_line(task, base.validation, base.validation_pattern))
     return 0
+
+
+def validation_line(task: Any, value: float | None, pattern: str | None) -> str:
+    """What the starter printed as its hold-out metric, or that the agent's first change will make it print one."""
+    if value is None:
+        return (
+            f"[note] the starter prints no validation {task.metric}: the agent's first change will make it print "
+            f"'Validation {task.metric}: <value>' on a hold-out split"
+        )
+    how = "declared pattern" if task.validation_pattern else f"recognised line, pattern {pattern!r}"
+    return f"[ok  ] the starter prints its validation {task.metric}: {value:.6g} ({how})"

@@ -182,6 +182,8 @@ class ReferenceCheck:
     reference_success: bool
     reference_improvement: float | None
     errors: tuple[str, ...] = ()
+    validation: float | None = None  # the hold-out metric the starter printed, and the pattern that read it
+    validation_pattern: str | None = None
 
 
 def reference_check(task_dir: Path, *, cache_dir: Path | None = None, timeout_s: float = 300) -> ReferenceCheck:
@@ -233,4 +235,6 @@ def reference_check(task_dir: Path, *, cache_dir: Path | None = None, timeout_s:
         reference_success=reference.success,
         reference_improvement=reference.improvement,
         errors=tuple(errors),
+        validation=base.validation,
+        validation_pattern=base.validation_pattern,
     )

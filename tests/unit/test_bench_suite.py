@@ -108,3 +108,26 @@ def test_bench_refuses_unknown_names_with_one_line(tmp_path: Path, capsys: pytes
     assert "no task folder 'nope'" in capsys.readouterr().out
     assert main(["bench", "--tasks", "titanic", "--preset", "huge", "--out", str(tmp_path)]) == 2
     assert "unknown preset 'huge'" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("printed", "expected"),
+    [
+        ("print('Validation accuracy: 0.75')", "[ok  ] the starter prints its validation accuracy: 0.75 (recognised"),
+        ("print('done')", "[note] the starter prints no validation accuracy: the agent's first change will"),
+    ],
+)
+def test_check_run_says_what_validation_the_starter_prints(
+    tmp_path: Path, capsys: pytest.CaptureFixture, printed: str, expected: str
+) -> None:
+    root = tmp_path / "printing"
+    (root / "env").mkdir(parents=True)
+    (root / "scripts").mkdir()
+    (root / "env" / "train.py").write_text(f"open('submission.csv', 'w').write('0.5')\n{printed}\n")
+    (root / "scripts" / "research_problem.txt").write_text("Improve the accuracy.")
+    (root / "scripts" / "eval.py").write_text(
+        "import os\n\ndef get_score(submission_folder='../env'):\n"
+        "    return float(open(os.path.join(submission_folder, 'submission.csv')).read())\n"
+    )
+    assert main(["tasks", "check", str(root), "--run"]) == 0
+    assert expected in capsys.readouterr().out
