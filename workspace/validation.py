@@ -8,9 +8,10 @@ import re
 from budgetmlagent.workspace.metric_inference import metric_from_words
 from budgetmlagent.workspace.task import Direction
 
-_NUMBER = re.compile(r"[-+]?(?:\d{1,3}(?:,\d{3})+(?:\.\d*)?|\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
-# A printed number as scripts write it: thousands separators, exponent, a trailing percent sign.
-NUMBER_TEXT = r"[-+]?(?:\d{1,3}(?:,\d{3})+(?:\.\d*)?|\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?%?"
+# A printed number as scripts write it: thousands separators, exponent; NUMBER_TEXT also takes a trailing percent sign.
+_DIGITS = r"[-+]?(?:\d{1,3}(?:,\d{3})+(?:\.\d*)?|\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
+_NUMBER = re.compile(_DIGITS)
+NUMBER_TEXT = _DIGITS + "%?"
 # Words that mark a hold-out measurement; "train" lines never count.
 _HOLD_OUT = r"(?:validation|validating|valid|val|hold[-_ ]?out|dev|cv|cross[-_ ]?validat(?:ion|ed))"
 _LINE = re.compile(
