@@ -31,7 +31,7 @@ from budgetmlagent.scaffold.reply_checks import (
     save_name_repair,
     shown_whole,
 )
-from budgetmlagent.scaffold.starter import first_change
+from budgetmlagent.scaffold.starter import SCAFFOLD_MODEL, first_change
 from budgetmlagent.workspace.actions import PLANNER_ACTIONS
 from budgetmlagent.workspace.scoring import improvement
 from budgetmlagent.workspace.snapshots import differs_from_snapshot
@@ -64,6 +64,9 @@ def _revert_changes_something(state: State) -> bool:
 def planner(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     """Ask the planner's current tier for one action; an invalid one becomes feedback for the retry."""
     ctx = runtime.context
+    first = starter_change(state, ctx)
+    if first is not None and fresh_instructions(state, [first]):
+        return scaffold_takes_first_change(state, first)
     actions = available_actions(state, ctx)
     messages = [
         SystemMessage(system_prompt(state, actions, ctx)),
@@ -104,6 +107,26 @@ def planner(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
         "failures": failures,
         "plan": reply.research_plan_and_status,
     }
+
+
+def scaffold_takes_first_change(state: State, instruction: str) -> dict[str, Any]:
+    """A starter that does not run, or prints no hold-out metric, has one sensible next step; the scaffold takes it
+    without a planner call (twice at most, as any instruction). A 0.5B planner offered this instruction once asked
+    instead to "add a gap between the train and validation sets", and the skeleton never ran."""
+    main = state["task"]["main_script"]
+    step = len(state.get("steps", [])) + 1
+    append_trace(state.get("run_dir"), {"type": "scaffold_step", "step": step, "edit_instruction": instruction})
+    pending = {
+        "reflection": "",
+        "research_plan_and_status": words.FIRST_CHANGE_PLAN,
+        "fact_check": "",
+        "thought": words.first_change_thought(main),
+        "action": "Edit Script (AI)",
+        "action_input": {"script_name": main, "edit_instruction": instruction, "save_name": main},
+        "model": SCAFFOLD_MODEL,
+        "tier": state.get("tiers", {}).get("planner", 0),
+    }
+    return {"pending": pending, "planner_error": None, "plan": state.get("plan") or words.FIRST_CHANGE_PLAN}
 
 
 def apply_repairs(state: State, ctx: Context, reply: Any) -> None:
@@ -222,7 +245,9 @@ def starter_change(state: State, ctx: Context) -> str | None:
         return None
     ran_since = bool(state.get("run_dir")) and (Path(state["run_dir"]) / LAST_RUN_DIR).is_dir()  # type: ignore[arg-type]
     runs = ran_since or task.get("starter_ran") is not False
-    return first_change(main, task["metric"], runs=runs, prints_validation=bool(task.get("validation_pattern")))
+    source = main_script_text(workspace_of(state), main) if not runs else None
+    printed = bool(task.get("validation_pattern"))
+    return first_change(main, task["metric"], runs=runs, prints_validation=printed, source=source)
 
 
 def progress_line(state: State) -> str:

@@ -143,3 +143,12 @@ def first_step(script_shown: bool, changes_offered: bool) -> str:
 
 def rejected(error: str) -> str:
     return "Your previous reply was rejected:\n" + error + "\nChoose a valid action."
+
+
+# A step the scaffold takes itself (a starter that does not run or prints no hold-out metric): its record reads like
+# a planner's, so the planners that follow see why it was made.
+FIRST_CHANGE_PLAN = "1. Make the script run end to end and print its validation metric. 2. Then improve the model."
+
+
+def first_change_thought(script: str) -> str:
+    return f"{script} must run and print a validation metric before any change can be measured."

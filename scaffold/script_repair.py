@@ -14,6 +14,7 @@ from collections.abc import Collection
 from pathlib import Path
 
 from budgetmlagent.scaffold.code_facts import subscript_keys
+from budgetmlagent.scaffold.twin_names import define_by_twins
 
 # A whole-file rewrite of a script this long that keeps under half its lines is a cut-off reply, not an edit.
 SHRINK_CHECK_LINES = 10
@@ -45,9 +46,18 @@ def repair_reply(
             f"The reply held only part of the script ({short}); it was merged into the script by the names it assigns."
         )
         reply = merged
+    reply, rewritten = restore_dropped_writes(original, reply)
+    if rewritten:
+        notes.append(
+            f"The reply dropped the lines that write {', '.join(rewritten)}, which the task needs; they were put back "
+            "at the end of the script."
+        )
     reply, restored = restore_lost_definitions(original, reply)
     if restored:
         notes.append("Lines the new code still needs but had dropped were put back: " + "; ".join(restored))
+    reply, twins = define_by_twins(reply, undefined_names(reply))
+    if twins:
+        notes.append("Names the script reads but never defined were defined like their twins: " + "; ".join(twins))
     if data_columns:
         reply, moved = hoist_made_columns(reply, data_columns)
         if moved:
@@ -269,6 +279,46 @@ def undefined_names(code: str) -> dict[str, int]:
             missing.setdefault(name, index)
         bound |= made
     return missing
+
+
+# Calls that write a file named by their first argument (pandas, numpy, torch, joblib, pickle).
+_WRITERS = frozenset({"to_csv", "to_parquet", "to_json", "to_pickle", "save", "savez", "savetxt", "dump"})
+
+
+def written_files(stmt: ast.stmt) -> set[str]:
+    """File names a top-level statement writes by a literal name: `frame.to_csv("submission.csv")`, `np.save(...)`,
+    `open("out.txt", "w")`."""
+    names: set[str] = set()
+    for node in ast.walk(stmt):
+        if not (isinstance(node, ast.Call) and node.args):
+            continue
+        first = node.args[0]
+        if not (isinstance(first, ast.Constant) and isinstance(first.value, str)):
+            continue
+        attr = node.func.attr if isinstance(node.func, ast.Attribute) else None
+        mode = node.args[1] if len(node.args) > 1 else next((k.value for k in node.keywords if k.arg == "mode"), None)
+        writes_mode = isinstance(mode, ast.Constant) and isinstance(mode.value, str) and mode.value[:1] in "wax"
+        if attr in _WRITERS or (getattr(node.func, "id", "") == "open" and writes_mode):
+            names.add(first.value)
+    return names
+
+
+def restore_dropped_writes(original: str, new: str) -> tuple[str, list[str]]:
+    """`new` with the original's top-level statements that write a file it no longer names put back at its end (the
+    lines they need follow from restore_lost_definitions); also the files, for the observation. A 1.5B coder asked
+    to fill a skeleton's gap returned the script without its last six lines, the ones writing submission.csv: the
+    run passed and the task could not be scored."""
+    try:
+        old_tree, new_tree = ast.parse(original), ast.parse(new)
+    except SyntaxError:
+        return new, []
+    named = {n.value for n in ast.walk(new_tree) if isinstance(n, ast.Constant) and isinstance(n.value, str)}
+    dropped = [stmt for stmt in old_tree.body if written_files(stmt) and not written_files(stmt) & named]
+    if not dropped:
+        return new, []
+    texts = [ast.get_source_segment(original, stmt) or ast.unparse(stmt) for stmt in dropped]
+    files = sorted(set().union(*(written_files(stmt) for stmt in dropped)))
+    return new.rstrip("\n") + "\n\n" + "\n".join(texts) + "\n", files
 
 
 def restore_lost_definitions(original: str, new: str) -> tuple[str, list[str]]:

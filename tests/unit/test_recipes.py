@@ -12,7 +12,7 @@ from conftest import BASELINE_TRAIN, IMPROVED_TRAIN
 from test_graph_edges import BASE, LIST, code, edit, run_graph
 
 from budgetmlagent.scaffold.recipes import recipe_for_instruction, recipes_for
-from budgetmlagent.scaffold.script_repair import restore_lost_definitions, undefined_names
+from budgetmlagent.scaffold.script_repair import repair_reply, restore_lost_definitions, undefined_names
 from budgetmlagent.workspace.workspace import Workspace
 
 TITANIC_LIKE = textwrap.dedent(
@@ -259,7 +259,7 @@ def test_a_coder_reply_that_dropped_a_line_is_repaired_before_it_runs(measured_t
 
 def test_a_fragment_reply_is_merged_into_the_script_by_the_names_it_assigns(titanic_ws: Workspace) -> None:
     """The 1.5B returned only the recipe's lines for a 25-line script (refused as a cut-off reply before)."""
-    from budgetmlagent.scaffold.script_repair import merge_fragment, repair_reply
+    from budgetmlagent.scaffold.script_repair import merge_fragment
 
     encode = recipes_for(titanic_ws, TITANIC_LIKE)[0]
     merged, notes = repair_reply(TITANIC_LIKE, encode.pattern + "\n")
@@ -442,3 +442,32 @@ def _installed(name: str) -> bool:
     import importlib.util
 
     return importlib.util.find_spec(name) is not None
+
+
+SKELETON_TAIL = """import pandas as pd
+from sklearn.linear_model import Ridge
+data = pd.read_csv('train.csv')
+X, y = data[['a']], data.y
+model = Ridge()
+model.fit(X, y)
+print('Validation MAE: 1.0')
+test = pd.read_csv('test.csv')
+preds = model.predict(test[['a']])
+pd.DataFrame({'id': test.id, 'y': preds}).to_csv('answers.csv', index=False)
+with open('notes.txt', 'w') as handle:
+    handle.write('done')
+"""
+
+
+def test_a_rewrite_that_drops_the_lines_writing_the_output_files_gets_them_back() -> None:
+    """Seen with a 1.5B coder filling a skeleton's gap: the script ran, but wrote no submission to score."""
+    cut = SKELETON_TAIL.split("test = pd.read_csv")[0].replace("Ridge()", "Ridge(alpha=0.5)")
+    repaired, notes = repair_reply(SKELETON_TAIL, cut)
+    assert (
+        "Ridge(alpha=0.5)" in repaired and "to_csv('answers.csv'" in repaired and "open('notes.txt', 'w')" in repaired
+    )
+    assert "test = pd.read_csv('test.csv')" in repaired and "preds = model.predict" in repaired  # what the write needs
+    assert any("dropped the lines that write answers.csv, notes.txt" in note for note in notes)
+    assert repaired.index("model.fit") < repaired.index("preds = model.predict") < repaired.index("to_csv(")
+    kept, again = repair_reply(SKELETON_TAIL, SKELETON_TAIL.replace("Ridge()", "Ridge(alpha=2.0)"))
+    assert not any("dropped the lines" in note for note in again) and kept.count("to_csv") == 1

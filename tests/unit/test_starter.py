@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from budgetmlagent.scaffold.starter import first_change, validation_line
+from budgetmlagent.scaffold.starter import Gap, first_change, read_gap, validation_line
 from budgetmlagent.workspace.validation import recognise_validation_pattern
 
 
@@ -27,3 +27,34 @@ def test_a_starter_that_prints_no_metric_is_made_to_print_one_the_scaffold_can_r
 def test_an_unknown_metric_is_asked_for_by_name_only() -> None:
     text = first_change("train.py", "quality score", runs=True, prints_validation=False)
     assert text is not None and "computed with" not in text and "'Validation quality score: <value>'" in text
+
+
+SKELETON = """import pandas as pd
+from sklearn.model_selection import train_test_split
+data = pd.read_csv('houses.csv')
+X, y = data[['a', 'b']], data.price
+part_X, held_X, part_y, held_y = train_test_split(X, y, random_state=1)
+# write and train your model here: populate fit_error and check_error
+print("Fit error: {:,.0f}".format(fit_error))
+print("Valid error: {:,.0f}".format(check_error))
+preds = regressor.predict(pd.read_csv('test.csv')[['a', 'b']])
+"""
+
+
+def test_a_skeleton_s_gap_is_read_from_its_syntax_tree_not_its_names() -> None:
+    gap = read_gap(SKELETON)
+    assert gap.undefined == ("fit_error", "check_error", "regressor")
+    assert gap.fit_on == ("part_X", "part_y") and gap.measure_on == ("held_X", "held_y") and gap.prints_validation
+    text = first_change("fit.py", "MAE", runs=False, prints_validation=False, source=SKELETON)
+    assert text is not None
+    assert "defining fit_error, check_error and regressor, which the script uses but never assigns" in text
+    assert "fit on part_X and part_y and measure MAE" in text and "on held_X and held_y" in text
+    assert "keep its prints" in text and "random_state=0" not in text  # it already splits and prints
+
+
+def test_a_script_that_fails_for_another_reason_gets_the_general_wording() -> None:
+    source = "import pandas as pd\n\ndef main(path):\n    return pd.read_csv(path)\n\nmain('missing.csv')\n"
+    assert read_gap(source) == Gap()
+    text = first_change("fit.py", "MAE", runs=False, prints_validation=False, source=source)
+    assert text is not None and "define every variable it uses later" in text and "random_state=0" in text
+    assert read_gap("def broken(:\n") == Gap()

@@ -40,7 +40,6 @@ def test_the_first_edit_that_prints_a_hold_out_line_becomes_the_reference_and_th
 ) -> None:
     replies = {
         BASE: [
-            edit("print the validation score"),
             code(printing(0.6)),
             edit("make it better"),
             code(printing(0.9)),
@@ -90,25 +89,28 @@ def planner_prompts(models: object) -> list[str]:
     return [c["messages"][-1].content for c in models.calls(BASE) if "research_plan_and_status" in str(c["schema"])]  # type: ignore[attr-defined]
 
 
-def test_a_starter_printing_no_metric_is_first_asked_to_print_one_then_recipes_return(
+def test_a_starter_printing_no_metric_is_first_made_to_print_one_then_recipes_return(
     tiny_task: Path, tmp_path: Path
 ) -> None:
+    """The one sensible first step is taken by the scaffold, without a planner call (a 0.5B planner reworded it)."""
     instruction = "Make train.py print its validation metric"
-    replies = {BASE: [edit("print the validation score"), code(printing(0.6)), plan("List Files", dir_path=".")]}
-    _, models = run_graph(silent_task(tiny_task), tmp_path, replies, max_steps=2)
-    first, second = planner_prompts(models)[:2]
-    assert instruction in first and "ready edit_instruction for train.py" in first
-    assert instruction not in second  # the edited script prints it now: the scaffold measures from here
+    replies = {BASE: [code(printing(0.6)), plan("List Files", dir_path=".")]}
+    state, models = run_graph(silent_task(tiny_task), tmp_path, replies, max_steps=2)
+    first = state["steps"][0]
+    assert first["model"] == "scaffold" and first["action_input"]["edit_instruction"].startswith(instruction)
+    (prompt,) = planner_prompts(models)  # one planner call: step 2's
+    assert f"- {instruction}" not in prompt  # not offered again: the edited script prints it now
 
 
-def test_a_starter_that_does_not_run_is_first_asked_to_run_end_to_end(tiny_task: Path, tmp_path: Path) -> None:
+def test_a_starter_that_does_not_run_is_first_made_to_run_end_to_end(tiny_task: Path, tmp_path: Path) -> None:
     (tiny_task / "scripts" / "budgetmlagent.json").unlink()
     (tiny_task / "env" / "train.py").write_text("score = model_to_write  # your model here\n")
-    replies = {BASE: [edit("fill the gap"), code(printing(0.6)), plan("List Files", dir_path=".")]}
+    replies = {BASE: [code(printing(0.6)), plan("List Files", dir_path=".")]}
     state, models = run_graph(tiny_task, tmp_path, replies, max_steps=2)
-    first, second = planner_prompts(models)[:2]
-    assert "Make train.py run end to end" in first
-    assert "Make train.py run end to end" not in second and state["task"]["starter_ran"] is False
+    instruction = state["steps"][0]["action_input"]["edit_instruction"]
+    assert instruction.startswith("Make train.py run end to end") and "by defining model_to_write" in instruction
+    (prompt,) = planner_prompts(models)
+    assert "- Make train.py run end to end" not in prompt and state["task"]["starter_ran"] is False
     result = state["result"]
     assert result["score"] == 0.6  # it ran, and its submission is scored
     # A skeleton has no baseline of its own: the first version that ran is the one to improve on.
@@ -133,7 +135,7 @@ def test_the_coder_s_script_loses_an_unused_import_of_a_package_that_is_not_inst
 def test_a_skeleton_run_succeeds_by_improving_on_its_first_working_version(tiny_task: Path, tmp_path: Path) -> None:
     (tiny_task / "scripts" / "budgetmlagent.json").unlink()
     (tiny_task / "env" / "train.py").write_text("score = model_to_write  # your model here\n")
-    replies = {BASE: [edit("fill the gap"), code(printing(0.6)), edit("a stronger model"), code(printing(0.9)), FINAL]}
+    replies = {BASE: [code(printing(0.6)), edit("a stronger model"), code(printing(0.9)), FINAL]}
     state, _ = run_graph(tiny_task, tmp_path, replies)
     result = state["result"]
     assert result["baseline"] == 0.6 and result["score"] == 0.9 and result["success"]
