@@ -46,6 +46,8 @@ def repair_reply(
             f"The reply held only part of the script ({short}); it was merged into the script by the names it assigns."
         )
         reply = merged
+    elif lost_lines(original, reply) is not None:
+        return reply, []  # an unmergeable fragment is refused whole (vetting's lost_lines), not padded out to pass
     reply, rewritten = restore_dropped_writes(original, reply)
     if rewritten:
         notes.append(
