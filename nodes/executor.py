@@ -7,6 +7,7 @@ from typing import Any
 
 from langgraph.runtime import Runtime
 
+from budgetmlagent.prompts import planner as words
 from budgetmlagent.runtime.context import Context
 from budgetmlagent.runtime.measure import LAST_RUN_DIR, REVERT, first_working_baseline, measure_run, revert_to_best
 from budgetmlagent.runtime.run_folder import append_trace
@@ -53,6 +54,7 @@ def executor(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
         note, measured = measure_run(state, ctx, result.script_run.stdout, result.ok)
         observation += note
         update |= measured
+        update |= _first_change_done(state, measured)
     update["observation"] = _join(state, observation)
     dirty = set(state.get("dirty_scripts", []))
     dirty |= {f for f in result.changed_files if f.endswith(".py") and name != EXECUTE}
@@ -83,6 +85,16 @@ def executor(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
         update["timed_out"] = bool(state.get("timed_out")) or result.script_run.timed_out
     update["dirty_scripts"] = sorted(dirty)
     return update
+
+
+def _first_change_done(state: State, measured: dict[str, Any]) -> dict[str, Any]:
+    """The scaffold's own plan, marked done once its first change is measured. Left as "1. Make the script run
+    ... 2. Then improve the model", a 1.5B planner read step 1 as still to do and re-ran the fixed script three
+    steps running, with three ready changes offered."""
+    if state.get("plan") != words.FIRST_CHANGE_PLAN or not measured.get("measured"):
+        return {}
+    step, value = measured["measured"][-1]
+    return {"plan": words.first_change_done(state["task"]["main_script"], state["task"]["metric"], step, value)}
 
 
 def _join(state: State, text: str) -> str:

@@ -52,7 +52,17 @@ def available_actions(state: State, ctx: Context) -> tuple[str, ...]:
         names.remove("Retrieval from Research Log")
     if not ctx.use_best_snapshot or not state.get("edits_made") or not _revert_changes_something(state):
         names.remove("Revert To Best")
+    if _at_an_edited_best(state):
+        # Undoing the best version only leaves it: a 1.5B planner meaning "revert to the best" undid the
+        # scaffold's fix of a skeleton starter, which then no longer ran.
+        names.remove("Undo Edit Script")
     return tuple(names)
+
+
+def _at_an_edited_best(state: State) -> bool:
+    """The workspace is the best validated version, and an edit made it (not the untouched starter)."""
+    best = state.get("best")
+    return best is not None and best["step"] > 0 and not _revert_changes_something(state)
 
 
 def _revert_changes_something(state: State) -> bool:

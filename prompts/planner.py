@@ -150,5 +150,12 @@ def rejected(error: str) -> str:
 FIRST_CHANGE_PLAN = "1. Make the script run end to end and print its validation metric. 2. Then improve the model."
 
 
+def first_change_done(script: str, metric: str, step: int, value: float) -> str:
+    return (
+        f"1. Done at step {step}: {script} runs and prints validation {metric} {value:.6g}; it is the reference "
+        f"point. 2. Now: improve it, one measured change at a time (a ready change, or your own)."
+    )
+
+
 def first_change_thought(script: str) -> str:
     return f"{script} must run and print a validation metric before any change can be measured."

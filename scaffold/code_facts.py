@@ -77,13 +77,15 @@ def unknown_references(code: str, ws: Workspace) -> str | None:
     except SyntaxError:
         return None  # the run reports it with a traceback
     files = set(ws.files())
+    # The script's own `def load(name)` (reading DATA_DIR / name) is not numpy's load: its literal is no path.
+    own = {n.name for n in ast.walk(tree) if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)}
     missing_files: list[str] = []
     assigned: dict[str, int] = {}
     frames: dict[str, tuple[str, list[str]]] = {}
     lists: dict[str, list[str]] = {}
     created: set[str] = set()
     for node in ast.walk(tree):
-        if isinstance(node, ast.Call) and call_name(node) in _READERS and node.args:
+        if isinstance(node, ast.Call) and call_name(node) in _READERS - _own_calls(node, own) and node.args:
             first = node.args[0]
             if isinstance(first, ast.Constant) and isinstance(first.value, str) and "://" not in first.value:
                 rel = Path(first.value).as_posix().removeprefix("./")
@@ -138,3 +140,8 @@ def unknown_references(code: str, ws: Workspace) -> str | None:
             hints.append(f"'{key}'" + (f" (did you mean '{close[0]}'?)" if close else ""))
         problems.append(f"{rel} has no column {', '.join(hints)}; its columns are: {', '.join(columns)}")
     return "; ".join(problems) if problems else None
+
+
+def _own_calls(call: ast.Call, own: set[str]) -> set[str]:
+    """The call's name when it calls a function the script defines itself (a bare name, not `np.load`)."""
+    return {call.func.id} if isinstance(call.func, ast.Name) and call.func.id in own else set()

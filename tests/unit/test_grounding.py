@@ -42,6 +42,7 @@ def test_schema_has_dtypes_examples_and_the_target(ws: Workspace) -> None:
         ('FEATURES = ["age", "fare"]\nX = train[FEATURES]\n', "train.csv has no column 'fare'"),
         ('y = test["survived"]\n', "test.csv has no column 'survived'"),
         ('extra = pd.read_csv("data/train.csv")\n', "it reads data/train.csv, which does not exist"),
+        ('import numpy as np\narr = np.load("train.npz")\n', "it reads train.npz, which does not exist"),
     ],
 )
 def test_edits_naming_what_the_data_lacks_are_caught(ws: Workspace, body: str, expected: str) -> None:
@@ -60,6 +61,9 @@ def test_edits_naming_what_the_data_lacks_are_caught(ws: Workspace, body: str, e
         'params = {"max_depth": 3}\nprint(params["max_depth"])\n',  # not a data frame
         'submission = pd.DataFrame({"passenger_id": test["passenger_id"]})\nsubmission.to_csv("out.csv")\n',
         "this is not python (",  # left for the run to report
+        # the script's own loader reads from a data folder: its argument is no path (a function-based starter's
+        # untouched lines were refused as reading a missing file)
+        'def load(name):\n    return pd.read_csv(DATA_DIR / name)\nextra = load("extra.csv")\n',
     ],
 )
 def test_valid_or_unknowable_code_is_not_blocked(ws: Workspace, body: str) -> None:

@@ -362,6 +362,8 @@ def test_revert_is_offered_only_when_it_would_change_something(measured_task: Pa
     assert [s["action"] for s in state["steps"]] == ["Edit Script (AI)", "Edit Script (AI)", "Revert To Best"]
     planner_systems = [c["messages"][0].content for c in models.calls() if c["schema"]["title"] != "CodeReply"]
     assert "Revert To Best" not in planner_systems[1] and "Revert To Best" in planner_systems[-1]
+    # Nor is undoing the best version: it can only leave it.
+    assert "Undo Edit Script" not in planner_systems[1] and "Undo Edit Script" in planner_systems[-1]
 
 
 def test_the_schema_names_text_columns_and_missing_values(tabular_task: Path) -> None:
@@ -490,9 +492,8 @@ def test_undo_after_a_rolled_back_edit_does_not_bring_the_broken_script_back(
     # The rollback used to write the old text again, pushing the broken version on the undo stack; Undo restored it.
     undo = plan("Undo Edit Script", script_name="train.py")
     broken_fix = {"diagnosis": "try", "code": BROKEN_TRAIN.replace("undefined_name", "still_undefined")}
-    replies = {
-        BASE: [edit("make it better"), code(IMPROVED_TRAIN), edit("break it"), code(BROKEN_TRAIN), broken_fix, undo]
-    }
+    # The first edit is worse than the baseline: undoing the best version is not offered (test above).
+    replies = {BASE: [edit("make it worse"), code(scored(0.3)), edit("break it"), code(BROKEN_TRAIN), broken_fix, undo]}
     state, _ = run_graph(measured_task, tmp_path, replies, max_steps=3, debug_attempts=1, escalate_on_no_gain=False)
     assert "was restored to its previous version" in state["steps"][1]["observation"]
     undone = state["steps"][2]["observation"]

@@ -100,6 +100,10 @@ def test_a_starter_printing_no_metric_is_first_made_to_print_one_then_recipes_re
     assert first["model"] == "scaffold" and first["action_input"]["edit_instruction"].startswith(instruction)
     (prompt,) = planner_prompts(models)  # one planner call: step 2's
     assert f"- {instruction}" not in prompt  # not offered again: the edited script prints it now
+    # The scaffold's plan says its step is done: left as "1. Make the script run ... 2. Then improve", a 1.5B planner
+    # re-ran the fixed script three steps running.
+    assert "Done at step 1: train.py runs and prints validation score 0.6" in prompt
+    assert "Make the script run end to end" not in prompt
 
 
 def test_a_starter_that_does_not_run_is_first_made_to_run_end_to_end(tiny_task: Path, tmp_path: Path) -> None:
