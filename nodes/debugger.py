@@ -16,12 +16,15 @@ from budgetmlagent.prompts.coder import recipe_shape
 from budgetmlagent.prompts.replies import FixReply
 from budgetmlagent.runtime.context import Context
 from budgetmlagent.runtime.llm import call_structured, code_reply_tokens
+from budgetmlagent.runtime.run_folder import append_trace
 from budgetmlagent.runtime.state import State, workspace_of
 from budgetmlagent.runtime.vetting import Vetted, save_code, vet_code
 from budgetmlagent.scaffold.data_facts import grounded_context
+from budgetmlagent.scaffold.known_fixes import known_fix
 from budgetmlagent.scaffold.recipes import recipe_for_instruction, recipes_for
 from budgetmlagent.workspace.actions import EDIT_ACTIONS
 from budgetmlagent.workspace.errors import ActionInputError
+from budgetmlagent.workspace.workspace import Workspace
 
 
 def debugger(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
@@ -41,6 +44,10 @@ def debugger(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
         }
     error = (run["traceback"] or "")[-words.TRACEBACK_CHARS :]
     attempt = state.get("debug_attempts", 0) + 1
+    fix = known_fix(code, run["traceback"] or "", script) if ctx.use_known_fixes else None
+    if fix is not None:  # no model call: the traceback shows the cause and its one-line cure
+        append_trace(state.get("run_dir"), {"type": "known_fix", "step": len(state.get("steps", [])) + 1})
+        return _applied(state, ws, script, code, fix.code, attempt, fix.diagnosis, [], {"debug_attempts": attempt})
     pending = state.get("pending") or {}
     recipe = None
     if ctx.use_recipes and pending.get("action") in EDIT_ACTIONS:  # the edit's intended shape, to fix towards
@@ -78,10 +85,25 @@ def debugger(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
             "observation": state.get("observation", "") + words.attempt_failed(attempt, why),
             "to_run": None,
         }
-    diff = save_code(ws, script, code, vetted.text)
-    note = words.attempt_applied(attempt, outcome.parsed.diagnosis, script, diff, vetted.repairs)
+    update["failures"] = failures
+    return _applied(state, ws, script, code, vetted.text, attempt, outcome.parsed.diagnosis, vetted.repairs, update)
+
+
+def _applied(
+    state: State,
+    ws: Workspace,
+    script: str,
+    code: str,
+    fixed: str,
+    attempt: int,
+    diagnosis: str,
+    repairs: list[str],
+    update: dict[str, Any],
+) -> dict[str, Any]:
+    """A fix written to the script, noted in the observation, and sent to run."""
+    diff = save_code(ws, script, code, fixed)
+    note = words.attempt_applied(attempt, diagnosis, script, diff, repairs)
     return update | {
-        "failures": failures,
         "observation": state.get("observation", "") + note,
         "to_run": (script, "debugger"),
         "dirty_scripts": sorted({*state.get("dirty_scripts", []), script}),

@@ -12,6 +12,7 @@ from langchain_core.messages import HumanMessage, SystemMessage
 from langgraph.runtime import Runtime
 
 from budgetmlagent.prompts import planner as words
+from budgetmlagent.prompts.history import SCAFFOLD_MODEL
 from budgetmlagent.prompts.replies import planner_reply_model
 from budgetmlagent.runtime.context import Context
 from budgetmlagent.runtime.llm import call_structured
@@ -31,7 +32,7 @@ from budgetmlagent.scaffold.reply_checks import (
     save_name_repair,
     shown_whole,
 )
-from budgetmlagent.scaffold.starter import SCAFFOLD_MODEL, first_change
+from budgetmlagent.scaffold.starter import first_change
 from budgetmlagent.workspace.actions import PLANNER_ACTIONS
 from budgetmlagent.workspace.scoring import improvement
 from budgetmlagent.workspace.snapshots import differs_from_snapshot
@@ -75,8 +76,9 @@ def planner(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     """Ask the planner's current tier for one action; an invalid one becomes feedback for the retry."""
     ctx = runtime.context
     first = starter_change(state, ctx)
-    if first is not None and fresh_instructions(state, [first]):
-        return scaffold_takes_first_change(state, first)
+    retry = starter_retry(state, first) if first is not None else None
+    if retry is not None:
+        return scaffold_takes_first_change(state, retry)
     actions = available_actions(state, ctx)
     messages = [
         SystemMessage(system_prompt(state, actions, ctx)),
@@ -219,7 +221,8 @@ def situation_prompt(state: State, ctx: Context) -> str:
             parts.append(words.unused_columns(main, kinds))
     first = starter_change(state, ctx)
     if first is not None:  # a starter that does not run, or prints no hold-out metric, is fixed before any recipe
-        offered = fresh_instructions(state, [first])
+        retry = starter_retry(state, first)
+        offered = [retry] if retry is not None else []
     else:
         offered = fresh_recipes(state, script) if ctx.use_recipes and script is not None else []
     if offered:
@@ -244,6 +247,23 @@ def fresh_instructions(state: State, instructions: list[str]) -> list[str]:
     steps = state.get("steps", [])
     asked = [(i, {"script_name": main, "edit_instruction": i}) for i in instructions]
     return [i for i, args in asked if edit_already_made(steps, "Edit Script (AI)", args) is None]
+
+
+def starter_retry(state: State, first: str) -> str | None:
+    """The starter's change as the scaffold takes it now: as is at first, and again after a failed try; after a
+    try that ran but still printed no hold-out line, told so (a 1.5B coder kept the starter's own "[1985 held out]
+    mean abs error" print, so nothing was measured and no best version kept); None after two tries."""
+    tries = [
+        s
+        for s in state.get("steps", [])
+        if str(s["action_input"].get("edit_instruction", "")).startswith(first)
+        and s["action_input"].get("script_name") == state["task"].get("main_script")
+    ]
+    if len(tries) >= 2:
+        return None
+    if tries and tries[-1]["ok"]:
+        return first + words.STARTER_RETRY
+    return first
 
 
 def starter_change(state: State, ctx: Context) -> str | None:

@@ -150,6 +150,10 @@ def rejected(error: str) -> str:
 FIRST_CHANGE_PLAN = "1. Make the script run end to end and print its validation metric. 2. Then improve the model."
 
 
+# Added to the starter's change when its first try ran but printed no line the scaffold can read.
+STARTER_RETRY = " The last try ran but printed no such line: add exactly that print, with that label."
+
+
 def first_change_done(script: str, metric: str, step: int, value: float) -> str:
     return (
         f"1. Done at step {step}: {script} runs and prints validation {metric} {value:.6g}; it is the reference "

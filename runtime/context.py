@@ -125,6 +125,13 @@ class Context:
             "columns, gradient boosting, TF-IDF) and show the coder the code shape of the one it picks."
         },
     )
+    use_known_fixes: bool = field(
+        default=True,
+        metadata={
+            "description": "Fix errors whose cure the traceback shows (test features one-hot encoded unlike the "
+            "training features) without a debugger model call."
+        },
+    )
     use_fenced_code: bool = field(
         default=True,
         metadata={

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from budgetmlagent.scaffold.script_repair import undefined_names
 from budgetmlagent.workspace.metric_inference import METRIC_FUNCTIONS
+from budgetmlagent.workspace.validation import HOLD_OUT_WORDS
 
 # How to compute a metric by name, for the instruction: the sklearn function whose short name it is.
 _HOW = {metric.lower(): f"sklearn.metrics.{name}" for name, (metric, _) in METRIC_FUNCTIONS.items()}
@@ -24,8 +25,7 @@ HOLD_OUT = (
     "hold out 20 % of the training rows with sklearn.model_selection.train_test_split(..., test_size=0.2, "
     "random_state=0)"
 )
-SCAFFOLD_MODEL = "scaffold"  # the "model" of a step the scaffold takes itself, without a planner call
-_VALIDATION_WORD = re.compile(r"\b(val|valid|validation|hold[- ]?out|dev)\b", re.IGNORECASE)
+_VALIDATION_WORD = re.compile(rf"\b{HOLD_OUT_WORDS}\b", re.IGNORECASE)
 
 
 @dataclass(frozen=True)

@@ -13,9 +13,9 @@ _DIGITS = r"[-+]?(?:\d{1,3}(?:,\d{3})+(?:\.\d*)?|\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+
 _NUMBER = re.compile(_DIGITS)
 NUMBER_TEXT = _DIGITS + "%?"
 # Words that mark a hold-out measurement; "train" lines never count.
-_HOLD_OUT = r"(?:validation|validating|valid|val|hold[-_ ]?out|dev|cv|cross[-_ ]?validat(?:ion|ed))"
+HOLD_OUT_WORDS = r"(?:validation|validating|valid|val|hold[-_ ]?out|held[-_ ]?out|dev|cv|cross[-_ ]?validat(?:ion|ed))"
 _LINE = re.compile(
-    rf"(?<![A-Za-z])(?P<label>{_HOLD_OUT}(?![A-Za-z])[^\n:=]{{0,40}}?(?:[:=]|\bis\b)?)[^\S\n]*"
+    rf"(?<![A-Za-z])(?P<label>{HOLD_OUT_WORDS}(?![A-Za-z])[^\n:=]{{0,40}}?(?:[:=]|\bis\b)?)[^\S\n]*"
     rf"(?<![\w.])(?P<number>{NUMBER_TEXT})(?![\w.])",
     re.IGNORECASE,
 )

@@ -23,6 +23,7 @@ from budgetmlagent.workspace.validation import read_validation_metric, recognise
         ("Validation set size: 1,000\nValidation score: 0.7\n", "score", 0.7),  # a row count is no metric
         ("Validation MAE: -1.5e-3\n", "MAE", -0.0015),
         ("Validation RMSE (ratings): 0.9412\n", None, 0.9412),
+        ("[2019 held out] median error = 4.2 days\n", None, 4.2),  # a time split's last year, held out
     ],
 )
 def test_common_hold_out_lines_are_recognised(output: str, metric: str | None, value: float) -> None:

@@ -104,6 +104,21 @@ def test_a_starter_printing_no_metric_is_first_made_to_print_one_then_recipes_re
     # re-ran the fixed script three steps running.
     assert "Done at step 1: train.py runs and prints validation score 0.6" in prompt
     assert "Make the script run end to end" not in prompt
+    # Nor is its instruction shown in the history: small planners copied it back as their next step.
+    assert "Step 1: Edit Script (AI) of train.py, made by the scaffold" in prompt and instruction not in prompt
+
+
+def test_a_first_try_that_prints_no_readable_line_is_retried_once_and_told_so(tiny_task: Path, tmp_path: Path) -> None:
+    still_silent = SILENT_TRAIN.replace('print("done")', 'print("[held] error = 0.55")')
+    replies = {BASE: [code(still_silent), code(printing(0.6)), plan("List Files", dir_path=".")]}
+    state, models = run_graph(silent_task(tiny_task), tmp_path, replies, max_steps=3)
+    first, second, third = state["steps"]
+    assert first["model"] == second["model"] == "scaffold" and third["model"] != "scaffold"
+    retry = second["action_input"]["edit_instruction"]
+    assert retry.startswith(first["action_input"]["edit_instruction"]) and retry.endswith(
+        "The last try ran but printed no such line: add exactly that print, with that label."
+    )
+    assert state["measured"] == [(2, 0.6)] and len(planner_prompts(models)) == 1
 
 
 def test_a_starter_that_does_not_run_is_first_made_to_run_end_to_end(tiny_task: Path, tmp_path: Path) -> None:
