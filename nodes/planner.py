@@ -30,6 +30,7 @@ from budgetmlagent.scaffold.reply_checks import (
     line_range_repair,
     main_script_text,
     save_name_repair,
+    script_name_repair,
     shown_whole,
 )
 from budgetmlagent.scaffold.starter import first_change
@@ -143,9 +144,19 @@ def scaffold_takes_first_change(state: State, instruction: str) -> dict[str, Any
 
 def apply_repairs(state: State, ctx: Context, reply: Any) -> None:
     """Mends the reply in place where scaffold/reply_checks.py repairs instead of rejecting, and traces each repair:
-    an edit saved under another kind of name is saved in place; a short script's segment lines are clamped."""
+    a script named after a definition inside the main script is the main script; an edit saved under another kind
+    of name is saved in place; a short script's segment lines are clamped."""
     action, args = reply.action.name, reply.action.input
     step = len(state.get("steps", [])) + 1
+    main = state["task"].get("main_script")
+    renamed = script_name_repair(workspace_of(state), action, args.model_dump(), main)
+    if renamed is not None:
+        script_name, args.script_name = str(args.script_name), renamed
+        if getattr(args, "save_name", None) == script_name:
+            args.save_name = renamed
+        append_trace(
+            state.get("run_dir"), {"type": "repaired", "step": step, "script_name": script_name, "renamed": renamed}
+        )
     saved_as = save_name_repair(action, args.model_dump())
     if saved_as is not None:
         save_name, args.save_name = str(args.save_name), saved_as

@@ -4,6 +4,7 @@ its retry, and the two repairs made instead of a rejection (save name, line rang
 
 from __future__ import annotations
 
+import ast
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -215,6 +216,25 @@ def save_name_repair(action: str, args: Mapping[str, Any]) -> str | None:
     if PurePosixPath(script).suffix == PurePosixPath(save_name).suffix:
         return None
     return script
+
+
+_SCRIPT_ACTIONS = frozenset({*EDIT_ACTIONS, "Inspect Script Lines", "Execute Script", "Undo Edit Script"})
+
+
+def script_name_repair(ws: Workspace, action: str, args: Mapping[str, Any], main: str | None) -> str | None:
+    """The main script, for an action on a script that does not exist but is named after a function, class or
+    variable the main script defines, or None to keep the name. Both planners of a ratings task asked to edit
+    `item_mean_model.py`, the name of a function inside train.py, seven steps running, each one rejected."""
+    script = str(args.get("script_name", ""))
+    if action not in _SCRIPT_ACTIONS or not main or not script or script == main or (ws.root / script).exists():
+        return None
+    try:
+        tree = ast.parse(ws.read_text(main))
+    except (OSError, UnicodeDecodeError, ActionInputError, SyntaxError, ValueError):
+        return None
+    defined = {n.name for n in ast.walk(tree) if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef)}
+    defined |= {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+    return main if PurePosixPath(script).stem in defined else None
 
 
 def line_range_repair(ws: Workspace, action: str, args: Mapping[str, Any]) -> tuple[int, int] | None:

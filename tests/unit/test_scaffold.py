@@ -111,6 +111,18 @@ def test_an_edit_saved_as_another_kind_of_file_is_saved_in_place(measured_task: 
     assert (run_dir / "workspace" / "submission.csv").read_text() == "0.9\n"  # the scorer's input, not a script
 
 
+def test_a_script_named_after_a_definition_in_the_main_script_is_the_main_script(
+    measured_task: Path, tmp_path: Path
+) -> None:
+    named = plan("Edit Script (AI)", script_name="score.py", edit_instruction="raise the score", save_name="score.py")
+    invented = plan("Edit Script (AI)", script_name="x.py", edit_instruction="raise the score", save_name="x.py")
+    state, _ = run_graph(measured_task, tmp_path, {BASE: [named, code(IMPROVED_TRAIN), invented, LIST]}, max_steps=2)
+    repaired = [r for r in read_trace(Path(state["result"]["run_dir"])) if r["type"] == "repaired"]
+    assert [(r["step"], r.get("script_name"), r.get("renamed")) for r in repaired] == [(1, "score.py", "train.py")]
+    assert state["steps"][0]["action_input"]["save_name"] == "train.py" and state["measured"] == [(1, 0.9)]
+    assert state["steps"][1]["action"] == "List Files"  # x.py names nothing in train.py: rejected as before
+
+
 def test_a_worse_word_for_the_metric_is_not_a_claim(measured_task: Path, tmp_path: Path) -> None:
     honest = LIST | {"reflection": "The baseline accuracy is lower than we need."}
     state, _ = run_graph(measured_task, tmp_path, {BASE: [honest]}, max_steps=1)
