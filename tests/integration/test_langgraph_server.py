@@ -128,7 +128,11 @@ def test_approval_interrupts_are_answered_through_the_server(server: str, tmp_pa
     task = tmp_path / "task"
     (task / "env").mkdir(parents=True)
     (task / "scripts").mkdir()
-    (task / "env" / "train.py").write_text("open('submission.csv', 'w').write('0.5')\nprint('ran')\n")
+    # It prints its hold-out metric, so the scaffold takes no first step of its own and the planner's actions are
+    # the ones a person approves or denies.
+    (task / "env" / "train.py").write_text(
+        "open('submission.csv', 'w').write('0.5')\nprint('ran')\nprint('Validation score: 0.5')\n"
+    )
     (task / "scripts" / "eval.py").write_text(
         "from pathlib import Path\n\n\ndef get_score(folder):\n"
         "    return float((Path(folder) / 'submission.csv').read_text())\n"
