@@ -8,8 +8,9 @@ from typing import Any
 from budgetmlagent.runtime.presets import resolve_preset
 
 RETRIEVAL_SUFFIX = "+R"
-BASE_CONFIGS = ("single-base", "single-expert", "cascade", "cascade+expert")
+BASE_CONFIGS = ("recipes-only", "single-base", "single-expert", "cascade", "cascade+expert")
 CONFIG_HELP = {
+    "recipes-only": "no model at all: the offered recipes in order, each its own code, kept when measured better",
     "single-base": "the preset's cheapest model in every role; no cascade, no expert",
     "single-expert": "the preset's strongest model in every role; no cascade, no expert",
     "cascade": "the preset's cascades (cheap first, escalate on failure); no expert",
@@ -35,7 +36,9 @@ class BenchConfig:
         lineup = resolve_preset(preset)
         cheapest, strongest = lineup.planner[0], lineup.planner[-1]
         settings: dict[str, Any] = {"use_retrieval": self.retrieval}
-        if self.base == "single-base":
+        if self.base == "recipes-only":
+            settings |= {"preset": preset, "use_expert": False, "use_cascade": False, "recipes_only": True}
+        elif self.base == "single-base":
             settings |= {"preset": f"single:{cheapest}", "use_expert": False, "use_cascade": False}
         elif self.base == "single-expert":
             settings |= {"preset": f"single:{strongest}", "use_expert": False, "use_cascade": False}

@@ -19,7 +19,7 @@ GATED_ACTIONS = ("Execute Script", "Final Answer")  # paused for a person when a
 def can_escalate(state: State, ctx: Context, role: str) -> bool:
     """A next tier exists, the cascade is on, and a lifeline pays for it if it must."""
     tier = state.get("tiers", {}).get(role, 0)
-    if not ctx.use_cascade or tier + 1 >= len(ctx.lineup.tiers(role)):
+    if not ctx.use_cascade or ctx.recipes_only or tier + 1 >= len(ctx.lineup.tiers(role)):
         return False
     return not ctx.lineup.spends_lifeline(role, tier + 1) or state.get("lifelines", 0) > 0
 
@@ -103,8 +103,8 @@ def route_after_executor(
     """A script that just failed with a traceback goes to the debugger, a bounded number of times."""
     ctx = runtime.context
     run = state.get("last_run")
-    if run is None or run["ok"] or not run["traceback"]:
-        return "observe"
+    if run is None or run["ok"] or not run["traceback"] or ctx.recipes_only:
+        return "observe"  # recipes_only: no model to debug with; the next step reverts to the best version
     if state.get("debug_attempts", 0) >= ctx.debug_attempts or limit_reached(state, ctx, len(state["steps"])):
         return "observe"
     stuck = state.get("failures", {}).get("debugger", 0) >= ctx.debugger_escalate_after

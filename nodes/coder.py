@@ -46,23 +46,26 @@ def coder(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     failed = [s for s in earlier_edits(state.get("steps", []), args) if not s["ok"]]
     lesson = words.lesson(failed[-1]["observation"]) if failed else ""
     span = (start, end) if segment else None
-    messages = edit_messages(ctx, ws, script, original, args["edit_instruction"], span, pointed_at, lesson)
-    target = "".join(lines[start - 1 : end])
-    reply_cap = code_reply_tokens(ctx, target if segment else original)
-    outcome = call_structured(
-        state, ctx, "coder", CodeReply, messages, max_output_tokens=reply_cap, retry=bool(failed),
-        fenced=ctx.use_fenced_code,
-    )  # fmt: skip
+    if ctx.recipes_only:  # the no-model baseline: the recipe's own code, merged as a coder's fragment would be
+        code, error, update = recipe_code(ws, original, args["edit_instruction"]), words.NO_RECIPE_CODE, {}
+    else:
+        messages = edit_messages(ctx, ws, script, original, args["edit_instruction"], span, pointed_at, lesson)
+        target = "".join(lines[start - 1 : end])
+        reply_cap = code_reply_tokens(ctx, target if segment else original)
+        outcome = call_structured(
+            state, ctx, "coder", CodeReply, messages, max_output_tokens=reply_cap, retry=bool(failed),
+            fenced=ctx.use_fenced_code,
+        )  # fmt: skip
+        code, error, update = (outcome.parsed.code if outcome.parsed else None), outcome.error, dict(outcome.update)
     failures = dict(state.get("failures", {}))
-    update: dict[str, Any] = dict(outcome.update)
     python = save_name.endswith(".py")
     vetted = None
-    if outcome.parsed is not None:
+    if code is not None:
         vetted = vet_code(
-            outcome.parsed.code, original, ws, span=span, repair=ctx.use_validity_checks and python,
+            code, original, ws, span=span, repair=(ctx.use_validity_checks or ctx.recipes_only) and python,
             ground=ctx.use_grounding_checks and python, whole=not segment and ctx.use_validity_checks,
         )  # fmt: skip
-    why = words.edit_failed(outcome.error) if vetted is None else _refusal(vetted, original, save_name == script)
+    why = words.edit_failed(error) if vetted is None else _refusal(vetted, original, save_name == script)
     if why is not None:
         failures["coder"] = failures.get("coder", 0) + 1
         return update | _failed(state, why, failures)
@@ -83,6 +86,12 @@ def coder(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
         "dirty_scripts": dirty if python else state.get("dirty_scripts", []),
         "failures": failures,
     }
+
+
+def recipe_code(ws: Workspace, original: str, instruction: str) -> str | None:
+    """The code shape of the recipe the instruction names, as the fragment to merge; None when none fits."""
+    recipe = recipe_for_instruction(instruction, recipes_for(ws, original))
+    return None if recipe is None else recipe.pattern
 
 
 def edit_messages(

@@ -5,6 +5,7 @@ repairs and checks of scaffold/reply_checks.py, tracing each repair."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -76,6 +77,8 @@ def _revert_changes_something(state: State) -> bool:
 def planner(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     """Ask the planner's current tier for one action; an invalid one becomes feedback for the retry."""
     ctx = runtime.context
+    if ctx.recipes_only:
+        return scaffold_takes(state, recipe_only_action(state, ctx))
     first = starter_change(state, ctx)
     retry = starter_retry(state, first) if first is not None else None
     if retry is not None:
@@ -127,19 +130,58 @@ def scaffold_takes_first_change(state: State, instruction: str) -> dict[str, Any
     without a planner call (twice at most, as any instruction). A 0.5B planner offered this instruction once asked
     instead to "add a gap between the train and validation sets", and the skeleton never ran."""
     main = state["task"]["main_script"]
+    edit = {"script_name": main, "edit_instruction": instruction, "save_name": main}
+    action = ScaffoldAction("Edit Script (AI)", edit, words.first_change_thought(main), words.FIRST_CHANGE_PLAN)
+    return scaffold_takes(state, action)
+
+
+@dataclass(frozen=True)
+class ScaffoldAction:
+    """An action the scaffold takes itself, with no planner call."""
+
+    name: str
+    action_input: dict[str, Any]
+    thought: str
+    plan: str
+
+
+def scaffold_takes(state: State, action: ScaffoldAction) -> dict[str, Any]:
+    """The pending action of a step the scaffold takes itself, traced as such."""
     step = len(state.get("steps", [])) + 1
-    append_trace(state.get("run_dir"), {"type": "scaffold_step", "step": step, "edit_instruction": instruction})
+    append_trace(
+        state.get("run_dir"), {"type": "scaffold_step", "step": step, "action": action.name, **action.action_input}
+    )
     pending = {
         "reflection": "",
-        "research_plan_and_status": words.FIRST_CHANGE_PLAN,
+        "research_plan_and_status": action.plan,
         "fact_check": "",
-        "thought": words.first_change_thought(main),
-        "action": "Edit Script (AI)",
-        "action_input": {"script_name": main, "edit_instruction": instruction, "save_name": main},
+        "thought": action.thought,
+        "action": action.name,
+        "action_input": action.action_input,
         "model": SCAFFOLD_MODEL,
         "tier": state.get("tiers", {}).get("planner", 0),
     }
-    return {"pending": pending, "planner_error": None, "plan": state.get("plan") or words.FIRST_CHANGE_PLAN}
+    return {"pending": pending, "planner_error": None, "plan": state.get("plan") or action.plan}
+
+
+def recipe_only_action(state: State, ctx: Context) -> ScaffoldAction:
+    """The no-model baseline's next step: back to the best version when the last recipe left it, else the next
+    recipe not yet tried, written as its own code by the coder node; Final Answer when none is left, or when no run
+    prints a validation metric (a starter that needs a change first needs a model to write it)."""
+    main = state["task"].get("main_script")
+    plan = words.RECIPES_ONLY_PLAN
+    if not main or starter_change(state, ctx) is not None or not state["task"].get("validation_pattern"):
+        return ScaffoldAction("Final Answer", {"final_answer": words.RECIPES_ONLY_UNMEASURED}, "", plan)
+    if ctx.use_best_snapshot and _revert_changes_something(state):
+        return ScaffoldAction("Revert To Best", {"reason": words.RECIPES_ONLY_REVERT}, words.RECIPES_ONLY_REVERT, plan)
+    script = main_script_text(workspace_of(state), main)
+    tried = {s["thought"] for s in state.get("steps", [])}
+    recipes = recipes_for(workspace_of(state), script) if script is not None else []
+    fresh = next((r for r in recipes if words.recipe_thought(r.name) not in tried), None)
+    if fresh is None:
+        return ScaffoldAction("Final Answer", {"final_answer": words.RECIPES_ONLY_DONE}, "", plan)
+    edit = {"script_name": main, "edit_instruction": fresh.instruction, "save_name": main}
+    return ScaffoldAction("Edit Script (AI)", edit, words.recipe_thought(fresh.name), plan)
 
 
 def apply_repairs(state: State, ctx: Context, reply: Any) -> None:

@@ -92,3 +92,7 @@ def not_saved(error: Exception) -> str:
 def saved(name: str, diff: str, repairs: Sequence[str]) -> str:
     """A written edit: its diff, and a line per repair the scaffold made."""
     return f"The edited file is saved to {name}. Here is the diff:\n{diff}" + "".join(f"\n{note}" for note in repairs)
+
+
+# The no-model baseline's coder (Context.recipes_only) found no recipe for the instruction.
+NO_RECIPE_CODE = "no recipe's code fits this instruction, and no model is called to write one"

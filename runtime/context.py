@@ -93,6 +93,13 @@ class Context:
     use_retrieval: bool = field(default=True, metadata={"description": "Retrieve older steps (Chroma)."})
     use_expert: bool = field(default=True, metadata={"description": "Offer the Ask Expert lifeline."})
     use_cascade: bool = field(default=True, metadata={"description": "Escalate to stronger tiers."})
+    recipes_only: bool = field(
+        default=False,
+        metadata={
+            "description": "Call no model (the baseline the models must beat): take the offered recipes in order, "
+            "each written as its own code, run and measured; a version no better than the best is reverted."
+        },
+    )
     # The verification-first scaffold; each piece can be switched off to measure what it buys.
     use_measured_edits: bool = field(
         default=True,
@@ -200,7 +207,7 @@ class Context:
 
     @property
     def expert_enabled(self) -> bool:
-        return self.use_expert and self.lineup.expert is not None
+        return self.use_expert and not self.recipes_only and self.lineup.expert is not None
 
     def tries_at(self, tier: int) -> int:
         return self.tries_per_tier[min(tier, len(self.tries_per_tier) - 1)]
