@@ -15,6 +15,7 @@ from budgetmlagent.runtime.context import Context
 from budgetmlagent.runtime.llm import call_structured
 from budgetmlagent.runtime.state import State, workspace_of
 from budgetmlagent.scaffold.data_facts import grounding
+from budgetmlagent.scaffold.reply_checks import main_script_text
 
 EXPERT_TRIES = 2  # the paper allows one retry for an expert call
 
@@ -33,6 +34,7 @@ def expert(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
         plan=state.get("plan", ""),
         steps=state.get("steps", []),
         question=pending["action_input"]["question"],
+        script=_main_script(state),
     )
     messages = [SystemMessage(profiles.EXPERT), HumanMessage(prompt)]
     lifelines = max(0, state.get("lifelines", ctx.lifelines) - 1)  # one lifeline per question, retry included
@@ -63,3 +65,9 @@ def expert(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
         "step_ok": False,
         "executed": True,
     }
+
+
+def _main_script(state: State) -> tuple[str, str] | None:
+    main = state["task"].get("main_script")
+    text = main_script_text(workspace_of(state), main)
+    return None if main is None or text is None else (main, text)

@@ -5,21 +5,25 @@ repairs and checks of scaffold/reply_checks.py, tracing each repair."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from langchain_core.messages import HumanMessage, SystemMessage
 from langgraph.runtime import Runtime
 
 from budgetmlagent.prompts import planner as words
-from budgetmlagent.prompts.history import SCAFFOLD_MODEL
 from budgetmlagent.prompts.replies import planner_reply_model
 from budgetmlagent.runtime.context import Context
 from budgetmlagent.runtime.llm import call_structured
-from budgetmlagent.runtime.measure import LAST_RUN_DIR, best_value, measured_improvement
+from budgetmlagent.runtime.measure import best_value, measured_improvement
 from budgetmlagent.runtime.recall import RECENT_STEPS, retrieve_older
 from budgetmlagent.runtime.run_folder import append_trace
+from budgetmlagent.runtime.scaffold_steps import (
+    revert_changes_something,
+    scaffold_action,
+    scaffold_takes,
+    starter_change,
+    starter_retry,
+)
 from budgetmlagent.runtime.state import State, workspace_of
 from budgetmlagent.scaffold.code_facts import unused_columns
 from budgetmlagent.scaffold.data_facts import grounded_context
@@ -34,10 +38,8 @@ from budgetmlagent.scaffold.reply_checks import (
     script_name_repair,
     shown_whole,
 )
-from budgetmlagent.scaffold.starter import first_change
-from budgetmlagent.workspace.actions import PLANNER_ACTIONS
+from budgetmlagent.workspace.actions import EDIT_ACTIONS, PLANNER_ACTIONS
 from budgetmlagent.workspace.scoring import improvement
-from budgetmlagent.workspace.snapshots import differs_from_snapshot
 
 
 def available_actions(state: State, ctx: Context) -> tuple[str, ...]:
@@ -53,7 +55,7 @@ def available_actions(state: State, ctx: Context) -> tuple[str, ...]:
         names.remove("Ask Expert")
     if not ctx.use_retrieval:
         names.remove("Retrieval from Research Log")
-    if not ctx.use_best_snapshot or not state.get("edits_made") or not _revert_changes_something(state):
+    if not ctx.use_best_snapshot or not state.get("edits_made") or not revert_changes_something(state):
         names.remove("Revert To Best")
     if _at_an_edited_best(state):
         # Undoing the best version only leaves it: a 1.5B planner meaning "revert to the best" undid the
@@ -65,24 +67,15 @@ def available_actions(state: State, ctx: Context) -> tuple[str, ...]:
 def _at_an_edited_best(state: State) -> bool:
     """The workspace is the best validated version, and an edit made it (not the untouched starter)."""
     best = state.get("best")
-    return best is not None and best["step"] > 0 and not _revert_changes_something(state)
-
-
-def _revert_changes_something(state: State) -> bool:
-    """A 1.5B planner reverted an already-best workspace nine steps running; a no-op revert is not offered."""
-    best = state.get("best")
-    return best is not None and differs_from_snapshot(workspace_of(state), Path(best["snapshot"]))
+    return best is not None and best["step"] > 0 and not revert_changes_something(state)
 
 
 def planner(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     """Ask the planner's current tier for one action; an invalid one becomes feedback for the retry."""
     ctx = runtime.context
-    if ctx.recipes_only:
-        return scaffold_takes(state, recipe_only_action(state, ctx))
-    first = starter_change(state, ctx)
-    retry = starter_retry(state, first) if first is not None else None
-    if retry is not None:
-        return scaffold_takes_first_change(state, retry)
+    taken = scaffold_action(state, ctx)
+    if taken is not None:
+        return scaffold_takes(state, taken)
     actions = available_actions(state, ctx)
     messages = [
         SystemMessage(system_prompt(state, actions, ctx)),
@@ -123,65 +116,6 @@ def planner(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
         "failures": failures,
         "plan": reply.research_plan_and_status,
     }
-
-
-def scaffold_takes_first_change(state: State, instruction: str) -> dict[str, Any]:
-    """A starter that does not run, or prints no hold-out metric, has one sensible next step; the scaffold takes it
-    without a planner call (twice at most, as any instruction). A 0.5B planner offered this instruction once asked
-    instead to "add a gap between the train and validation sets", and the skeleton never ran."""
-    main = state["task"]["main_script"]
-    edit = {"script_name": main, "edit_instruction": instruction, "save_name": main}
-    action = ScaffoldAction("Edit Script (AI)", edit, words.first_change_thought(main), words.FIRST_CHANGE_PLAN)
-    return scaffold_takes(state, action)
-
-
-@dataclass(frozen=True)
-class ScaffoldAction:
-    """An action the scaffold takes itself, with no planner call."""
-
-    name: str
-    action_input: dict[str, Any]
-    thought: str
-    plan: str
-
-
-def scaffold_takes(state: State, action: ScaffoldAction) -> dict[str, Any]:
-    """The pending action of a step the scaffold takes itself, traced as such."""
-    step = len(state.get("steps", [])) + 1
-    append_trace(
-        state.get("run_dir"), {"type": "scaffold_step", "step": step, "action": action.name, **action.action_input}
-    )
-    pending = {
-        "reflection": "",
-        "research_plan_and_status": action.plan,
-        "fact_check": "",
-        "thought": action.thought,
-        "action": action.name,
-        "action_input": action.action_input,
-        "model": SCAFFOLD_MODEL,
-        "tier": state.get("tiers", {}).get("planner", 0),
-    }
-    return {"pending": pending, "planner_error": None, "plan": state.get("plan") or action.plan}
-
-
-def recipe_only_action(state: State, ctx: Context) -> ScaffoldAction:
-    """The no-model baseline's next step: back to the best version when the last recipe left it, else the next
-    recipe not yet tried, written as its own code by the coder node; Final Answer when none is left, or when no run
-    prints a validation metric (a starter that needs a change first needs a model to write it)."""
-    main = state["task"].get("main_script")
-    plan = words.RECIPES_ONLY_PLAN
-    if not main or starter_change(state, ctx) is not None or not state["task"].get("validation_pattern"):
-        return ScaffoldAction("Final Answer", {"final_answer": words.RECIPES_ONLY_UNMEASURED}, "", plan)
-    if ctx.use_best_snapshot and _revert_changes_something(state):
-        return ScaffoldAction("Revert To Best", {"reason": words.RECIPES_ONLY_REVERT}, words.RECIPES_ONLY_REVERT, plan)
-    script = main_script_text(workspace_of(state), main)
-    tried = {s["thought"] for s in state.get("steps", [])}
-    recipes = recipes_for(workspace_of(state), script) if script is not None else []
-    fresh = next((r for r in recipes if words.recipe_thought(r.name) not in tried), None)
-    if fresh is None:
-        return ScaffoldAction("Final Answer", {"final_answer": words.RECIPES_ONLY_DONE}, "", plan)
-    edit = {"script_name": main, "edit_instruction": fresh.instruction, "save_name": main}
-    return ScaffoldAction("Edit Script (AI)", edit, words.recipe_thought(fresh.name), plan)
 
 
 def apply_repairs(state: State, ctx: Context, reply: Any) -> None:
@@ -272,6 +206,9 @@ def situation_prompt(state: State, ctx: Context) -> str:
         kinds = unused_columns(workspace_of(state), script)
         if kinds:
             parts.append(words.unused_columns(main, kinds))
+    tried = tried_changes(state)
+    if len(tried) >= 2:
+        parts.append(words.tried_changes(tried))
     first = starter_change(state, ctx)
     if first is not None:  # a starter that does not run, or prints no hold-out metric, is fixed before any recipe
         retry = starter_retry(state, first)
@@ -289,6 +226,22 @@ def situation_prompt(state: State, ctx: Context) -> str:
     return "\n\n".join(parts)
 
 
+def tried_changes(state: State) -> list[tuple[int, str, str]]:
+    """Each edit so far: its step, its instruction, and how it ended (failed, measured, the best)."""
+    measured = dict(state.get("measured", []))
+    _, best_step = best_value(state)
+    metric = state["task"]["metric"]
+    return [
+        (
+            s["step"],
+            str(s["action_input"].get("edit_instruction", "")),
+            words.tried_outcome(s["ok"], s["observation"], measured.get(s["step"]), s["step"] == best_step, metric),
+        )
+        for s in state.get("steps", [])
+        if s["action"] in EDIT_ACTIONS
+    ]
+
+
 def fresh_recipes(state: State, script: str) -> list[str]:
     """The ready edit instructions for the main script (scaffold/recipes.py), less those already made."""
     return fresh_instructions(state, [r.instruction for r in recipes_for(workspace_of(state), script)])
@@ -300,37 +253,6 @@ def fresh_instructions(state: State, instructions: list[str]) -> list[str]:
     steps = state.get("steps", [])
     asked = [(i, {"script_name": main, "edit_instruction": i}) for i in instructions]
     return [i for i, args in asked if edit_already_made(steps, "Edit Script (AI)", args) is None]
-
-
-def starter_retry(state: State, first: str) -> str | None:
-    """The starter's change as the scaffold takes it now: as is at first, and again after a failed try; after a
-    try that ran but still printed no hold-out line, told so (a 1.5B coder kept the starter's own "[1985 held out]
-    mean abs error" print, so nothing was measured and no best version kept); None after two tries."""
-    tries = [
-        s
-        for s in state.get("steps", [])
-        if str(s["action_input"].get("edit_instruction", "")).startswith(first)
-        and s["action_input"].get("script_name") == state["task"].get("main_script")
-    ]
-    if len(tries) >= 2:
-        return None
-    if tries and tries[-1]["ok"]:
-        return first + words.STARTER_RETRY
-    return first
-
-
-def starter_change(state: State, ctx: Context) -> str | None:
-    """The first change the task's script needs (scaffold/starter.py): to run end to end, when it failed at the
-    start and has not run since; to print a hold-out metric, when no run has printed one yet."""
-    task = state["task"]
-    main = task.get("main_script")
-    if not main or not ctx.use_measured_edits:
-        return None
-    ran_since = bool(state.get("run_dir")) and (Path(state["run_dir"]) / LAST_RUN_DIR).is_dir()  # type: ignore[arg-type]
-    runs = ran_since or task.get("starter_ran") is not False
-    source = main_script_text(workspace_of(state), main) if not runs else None
-    printed = bool(task.get("validation_pattern"))
-    return first_change(main, task["metric"], runs=runs, prints_validation=printed, source=source)
 
 
 def progress_line(state: State) -> str:

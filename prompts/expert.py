@@ -9,6 +9,7 @@ from typing import Any
 from budgetmlagent.prompts.history import OLDER_OBSERVATION_CHARS, render_step
 
 STEPS_SHOWN = 5  # the planner's last steps, in brief
+SCRIPT_LINES_SHOWN = 150  # advice about a script it cannot see was generic ("try feature engineering")
 
 
 def question_prompt(
@@ -21,9 +22,17 @@ def question_prompt(
     plan: str,
     steps: Sequence[Mapping[str, Any]],
     question: str,
+    script: tuple[str, str] | None = None,
 ) -> str:
-    """The expert's prompt; empty parts (no plan, no steps yet) are left out."""
+    """The expert's prompt; empty parts (no plan, no steps yet, no readable script) are left out. The script is the
+    one the advice is about: (name, text), cut to its first SCRIPT_LINES_SHOWN lines."""
     recent = "\n\n".join(render_step(s, OLDER_OBSERVATION_CHARS) for s in steps[-STEPS_SHOWN:])
+    listing = ""
+    if script is not None:
+        name, text = script
+        lines = text.splitlines()
+        cut = f"\n... ({len(lines) - SCRIPT_LINES_SHOWN} more lines)" if len(lines) > SCRIPT_LINES_SHOWN else ""
+        listing = f"The current {name}:\n" + "\n".join(lines[:SCRIPT_LINES_SHOWN]) + cut
     return "\n\n".join(
         filter(
             None,
@@ -32,6 +41,7 @@ def question_prompt(
                 f"Baseline {metric}: {baseline} ({direction} is better).",
                 grounding,
                 "The planner's plan so far:\n" + plan if plan else "",
+                listing,
                 "Its recent steps:\n" + recent if recent else "",
                 "Its question: " + question,
             ],

@@ -18,6 +18,8 @@ def render_step(step: Mapping[str, Any], max_chars: int) -> str:
     if len(observation) > max_chars:
         observation = observation[: max_chars // 2] + "\n[...]\n" + observation[-max_chars // 2 :]
     status = "" if step["ok"] else " (failed)"
+    if step.get("model") == SCAFFOLD_MODEL and step["action"] == "Ask Expert":
+        return f"Step {step['step']}: Ask Expert, asked by the scaffold (no gain for a while){status}\n{observation}"
     if step.get("model") == SCAFFOLD_MODEL:
         # Its long instruction, shown verbatim, was copied back as the next step by 0.5B and 1.5B planners alike.
         return (

@@ -117,6 +117,31 @@ def ready_changes(script: str | None, instructions: Sequence[str]) -> str:
     )
 
 
+TRIED_SHOWN = 10  # the latest edits in the table of tried changes
+TRIED_INSTRUCTION_CHARS = 110
+
+
+def tried_changes(rows: Sequence[tuple[int, str, str]]) -> str:
+    """Every edit so far and what it measured, one line each (step, instruction, outcome): so that no step is spent
+    on a change already made or already refused."""
+    lines = []
+    for step, instruction, outcome in rows[-TRIED_SHOWN:]:
+        said = " ".join(instruction.split())
+        if len(said) > TRIED_INSTRUCTION_CHARS:
+            said = said[: TRIED_INSTRUCTION_CHARS - 3] + "..."
+        lines.append(f"- step {step}: {said} -> {outcome}")
+    return "Changes tried so far (do not repeat one; build on the best):\n" + "\n".join(lines)
+
+
+def tried_outcome(ok: bool, observation: str, measured: float | None, best: bool, metric: str) -> str:
+    if not ok:
+        last = next((line.strip() for line in reversed(observation.splitlines()) if line.strip()), "")
+        return "failed" + (f": {last[:90]}" if last else "")
+    if measured is None:
+        return "ran, measured nothing"
+    return f"validation {metric} {measured:.6g}" + (", the best so far" if best else "")
+
+
 def last_steps(recent: Sequence[Mapping[str, Any]]) -> str:
     """The most recent steps verbatim: the last one's observation at length, the others' in brief."""
     rendered = [
@@ -180,3 +205,18 @@ RECIPES_ONLY_REVERT = "The last recipe measured no better than the best version 
 
 def recipe_thought(name: str) -> str:
     return RECIPE_THOUGHT_PREFIX + name
+
+
+# -- the expert, consulted by the scaffold when the run stalls -------------------------------------------------------
+
+STALL_THOUGHT = "No step has improved on the best version for a while: a lifeline buys the expert's advice."
+
+
+def stall_question(metric: str, best: float, step: int, waited: int, script: str | None) -> str:
+    at = "the baseline" if step == 0 else f"step {step}"
+    where = f" to {script}" if script else ""
+    return (
+        f"The last {waited} steps found nothing better than validation {metric} {best:.6g} ({at}). Which one "
+        f"concrete change{where} should be tried next (a feature, a model, a hyper-parameter or the training "
+        "length), and why is it likely to help here?"
+    )

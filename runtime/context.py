@@ -93,6 +93,13 @@ class Context:
     use_retrieval: bool = field(default=True, metadata={"description": "Retrieve older steps (Chroma)."})
     use_expert: bool = field(default=True, metadata={"description": "Offer the Ask Expert lifeline."})
     use_cascade: bool = field(default=True, metadata={"description": "Escalate to stronger tiers."})
+    stall_steps: int = field(
+        default=3,
+        metadata={
+            "description": "k: steps without a better validation metric after which the scaffold asks the expert "
+            "(a lifeline); 0: only when the planner asks."
+        },
+    )
     recipes_only: bool = field(
         default=False,
         metadata={

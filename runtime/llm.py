@@ -131,7 +131,10 @@ def call_structured(
         output_tokens=reply.output_tokens, seconds=reply.seconds, cost_usd=dollars,
         ok=reply.parsed is not None,
     )  # fmt: skip
-    _trace_call(state, role, spec, tier, reply.input_tokens, reply.output_tokens, dollars, reply.seconds, reply.error)
+    _trace_call(
+        state, role, spec, tier, reply.input_tokens, reply.output_tokens, dollars, reply.seconds, reply.error,
+        cached_tokens=reply.cached_tokens,
+    )  # fmt: skip
     if dollars > estimate.worst_case_usd:  # the bound was wrong for this provider: say so, the cap may be at risk
         _trace_over_estimate(state, role, estimate, reply.input_tokens, reply.output_tokens, dollars)
     update = {"ledger": ledger, **_lifeline(state, ctx, role, tier)}
@@ -252,7 +255,10 @@ def _trace_call(
     dollars: float,
     seconds: float,
     error: str | None,
+    *,
+    cached_tokens: int = 0,
 ) -> None:
+    """One model call in the trace; cached_tokens are the prompt tokens the server reused (prefix cache)."""
     append_trace(
         state.get("run_dir"),
         {
@@ -263,6 +269,7 @@ def _trace_call(
             "tier": tier,
             "input_tokens": input_tokens,
             "output_tokens": output_tokens,
+            "cached_tokens": cached_tokens,
             "cost_usd": dollars,
             "seconds": round(seconds, 3),
             "error": error,

@@ -1,0 +1,164 @@
+"""Steps the scaffold takes itself, with no planner call: the starter's first change, the expert consulted when the
+run stalls, and every step of the no-model baseline (Context.recipes_only). The planner node (nodes/planner.py) asks
+`scaffold_action` first and calls its model only when it returns None."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from budgetmlagent.prompts import planner as words
+from budgetmlagent.prompts.history import SCAFFOLD_MODEL
+from budgetmlagent.runtime.context import Context
+from budgetmlagent.runtime.measure import LAST_RUN_DIR, best_value
+from budgetmlagent.runtime.run_folder import append_trace
+from budgetmlagent.runtime.state import State, workspace_of
+from budgetmlagent.scaffold.recipes import recipes_for
+from budgetmlagent.scaffold.reply_checks import main_script_text
+from budgetmlagent.scaffold.starter import first_change
+from budgetmlagent.workspace.snapshots import differs_from_snapshot
+
+
+@dataclass(frozen=True)
+class ScaffoldAction:
+    """An action the scaffold takes itself, with no planner call."""
+
+    name: str
+    action_input: dict[str, Any]
+    thought: str
+    plan: str
+
+
+def scaffold_action(state: State, ctx: Context) -> ScaffoldAction | None:
+    """The step the scaffold takes this time, or None when the planner's model chooses."""
+    if ctx.recipes_only:
+        return recipe_only_action(state, ctx)
+    first = starter_change(state, ctx)
+    retry = starter_retry(state, first) if first is not None else None
+    if retry is not None:
+        return first_change_action(state, retry)
+    if first is None and stalled(state, ctx):
+        return expert_on_stall(state)
+    return None
+
+
+def scaffold_takes(state: State, action: ScaffoldAction) -> dict[str, Any]:
+    """The pending action of a step the scaffold takes itself, traced as such."""
+    step = len(state.get("steps", [])) + 1
+    append_trace(
+        state.get("run_dir"), {"type": "scaffold_step", "step": step, "action": action.name, **action.action_input}
+    )
+    pending = {
+        "reflection": "",
+        "research_plan_and_status": action.plan,
+        "fact_check": "",
+        "thought": action.thought,
+        "action": action.name,
+        "action_input": action.action_input,
+        "model": SCAFFOLD_MODEL,
+        "tier": state.get("tiers", {}).get("planner", 0),
+    }
+    return {"pending": pending, "planner_error": None, "plan": state.get("plan") or action.plan}
+
+
+# -- the starter's first change ------------------------------------------------------------------------------------
+
+
+def first_change_action(state: State, instruction: str) -> ScaffoldAction:
+    """A starter that does not run, or prints no hold-out metric, has one sensible next step; the scaffold takes it
+    without a planner call (twice at most, as any instruction). A 0.5B planner offered this instruction once asked
+    instead to "add a gap between the train and validation sets", and the skeleton never ran."""
+    main = state["task"]["main_script"]
+    edit = {"script_name": main, "edit_instruction": instruction, "save_name": main}
+    return ScaffoldAction("Edit Script (AI)", edit, words.first_change_thought(main), words.FIRST_CHANGE_PLAN)
+
+
+def starter_change(state: State, ctx: Context) -> str | None:
+    """The first change the task's script needs (scaffold/starter.py): to run end to end, when it failed at the
+    start and has not run since; to print a hold-out metric, when no run has printed one yet."""
+    task = state["task"]
+    main = task.get("main_script")
+    if not main or not ctx.use_measured_edits:
+        return None
+    ran_since = bool(state.get("run_dir")) and (Path(state["run_dir"]) / LAST_RUN_DIR).is_dir()  # type: ignore[arg-type]
+    runs = ran_since or task.get("starter_ran") is not False
+    source = main_script_text(workspace_of(state), main) if not runs else None
+    printed = bool(task.get("validation_pattern"))
+    return first_change(main, task["metric"], runs=runs, prints_validation=printed, source=source)
+
+
+def starter_retry(state: State, first: str) -> str | None:
+    """The starter's change as the scaffold takes it now: as is at first, and again after a failed try; after a
+    try that ran but still printed no hold-out line, told so (a 1.5B coder kept the starter's own "[1985 held out]
+    mean abs error" print, so nothing was measured and no best version kept); None after two tries."""
+    tries = [
+        s
+        for s in state.get("steps", [])
+        if str(s["action_input"].get("edit_instruction", "")).startswith(first)
+        and s["action_input"].get("script_name") == state["task"].get("main_script")
+    ]
+    if len(tries) >= 2:
+        return None
+    if tries and tries[-1]["ok"]:
+        return first + words.STARTER_RETRY
+    return first
+
+
+# -- the expert, when the run stalls -------------------------------------------------------------------------------
+
+
+def steps_without_gain(state: State) -> int:
+    """Steps since the best version was measured, or since the expert last answered, whichever came later."""
+    steps = state.get("steps", [])
+    _, best_step = best_value(state)
+    asked = [i + 1 for i, s in enumerate(steps) if s["action"] == "Ask Expert"]
+    return len(steps) - max([best_step or 0, *asked])
+
+
+def stalled(state: State, ctx: Context) -> bool:
+    """k steps without a better validation metric, a lifeline left, and a measured best to improve on: the expert
+    is consulted where it can change the outcome (in the committed sweeps no planner ever asked on its own)."""
+    if not ctx.expert_enabled or ctx.stall_steps <= 0 or state.get("lifelines", ctx.lifelines) <= 0:
+        return False
+    if not state["task"].get("validation_pattern") or best_value(state)[0] is None:
+        return False
+    return steps_without_gain(state) >= ctx.stall_steps
+
+
+def expert_on_stall(state: State) -> ScaffoldAction:
+    task = state["task"]
+    best, step = best_value(state)
+    assert best is not None
+    waited = steps_without_gain(state)
+    question = words.stall_question(task["metric"], best, step or 0, waited, task.get("main_script"))
+    return ScaffoldAction("Ask Expert", {"question": question}, words.STALL_THOUGHT, state.get("plan") or "")
+
+
+# -- the no-model baseline -----------------------------------------------------------------------------------------
+
+
+def revert_changes_something(state: State) -> bool:
+    """A 1.5B planner reverted an already-best workspace nine steps running; a no-op revert is not offered."""
+    best = state.get("best")
+    return best is not None and differs_from_snapshot(workspace_of(state), Path(best["snapshot"]))
+
+
+def recipe_only_action(state: State, ctx: Context) -> ScaffoldAction:
+    """The no-model baseline's next step: back to the best version when the last recipe left it, else the next
+    recipe not yet tried, written as its own code by the coder node; Final Answer when none is left, or when no run
+    prints a validation metric (a starter that needs a change first needs a model to write it)."""
+    main = state["task"].get("main_script")
+    plan = words.RECIPES_ONLY_PLAN
+    if not main or starter_change(state, ctx) is not None or not state["task"].get("validation_pattern"):
+        return ScaffoldAction("Final Answer", {"final_answer": words.RECIPES_ONLY_UNMEASURED}, "", plan)
+    if ctx.use_best_snapshot and revert_changes_something(state):
+        return ScaffoldAction("Revert To Best", {"reason": words.RECIPES_ONLY_REVERT}, words.RECIPES_ONLY_REVERT, plan)
+    script = main_script_text(workspace_of(state), main)
+    tried = {s["thought"] for s in state.get("steps", [])}
+    recipes = recipes_for(workspace_of(state), script) if script is not None else []
+    fresh = next((r for r in recipes if words.recipe_thought(r.name) not in tried), None)
+    if fresh is None:
+        return ScaffoldAction("Final Answer", {"final_answer": words.RECIPES_ONLY_DONE}, "", plan)
+    edit = {"script_name": main, "edit_instruction": fresh.instruction, "save_name": main}
+    return ScaffoldAction("Edit Script (AI)", edit, words.recipe_thought(fresh.name), plan)
