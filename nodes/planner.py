@@ -18,6 +18,7 @@ from budgetmlagent.runtime.measure import best_value, measured_improvement
 from budgetmlagent.runtime.recall import RECENT_STEPS, retrieve_older
 from budgetmlagent.runtime.run_folder import append_trace
 from budgetmlagent.runtime.scaffold_steps import (
+    may_stop,
     revert_changes_something,
     scaffold_action,
     scaffold_takes,
@@ -57,6 +58,8 @@ def available_actions(state: State, ctx: Context) -> tuple[str, ...]:
         names.remove("Retrieval from Research Log")
     if not ctx.use_best_snapshot or not state.get("edits_made") or not revert_changes_something(state):
         names.remove("Revert To Best")
+    if not may_stop(state, ctx):
+        names.remove("Final Answer")
     if _at_an_edited_best(state):
         # Undoing the best version only leaves it: a 1.5B planner meaning "revert to the best" undid the
         # scaffold's fix of a skeleton starter, which then no longer ran.

@@ -100,6 +100,13 @@ class Context:
             "(a lifeline); 0: only when the planner asks."
         },
     )
+    keep_improving: bool = field(
+        default=True,
+        metadata={
+            "description": "Offer Final Answer only once k steps brought no better validation metric (or near the "
+            "step cap): a run that still improves goes on, and ends on its best version."
+        },
+    )
     recipes_only: bool = field(
         default=False,
         metadata={

@@ -126,6 +126,20 @@ def stalled(state: State, ctx: Context) -> bool:
     return steps_without_gain(state) >= ctx.stall_steps
 
 
+STOP_AFTER = 3  # steps without gain before Final Answer is offered, when stall_steps is 0
+
+
+def may_stop(state: State, ctx: Context) -> bool:
+    """Whether Final Answer is offered: crossing +10 % is not the end, so a run that still improves goes on to its
+    caps (it ends on its best version). Offered once k steps brought no better validation metric (after the
+    expert's advice, when a lifeline bought one), near the step cap, or when nothing is measured to tell."""
+    if not ctx.keep_improving or not state["task"].get("validation_pattern") or best_value(state)[0] is None:
+        return True
+    if len(state.get("steps", [])) + 2 >= ctx.max_steps:
+        return True
+    return steps_without_gain(state) >= (ctx.stall_steps or STOP_AFTER)
+
+
 def expert_on_stall(state: State) -> ScaffoldAction:
     task = state["task"]
     best, step = best_value(state)

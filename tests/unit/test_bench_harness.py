@@ -246,7 +246,7 @@ def test_a_real_graph_cell_with_scripted_models(tiny_task: Path, tmp_path: Path)
         out=tmp_path / "sweep",
         preset=f"single:{BASE}",
         max_steps=5,
-        context_overrides={"chat_model_factory": models, "cache_dir": str(tmp_path / "cache")},
+        context_overrides={"chat_model_factory": models, "cache_dir": str(tmp_path / "cache"), "keep_improving": False},
     )
     (only,) = Sweep(sweep_settings, log=lambda _: None).run()
     assert only["success"] and only["status"] == "final_answer" and only["score"] == 0.9

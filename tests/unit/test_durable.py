@@ -33,6 +33,7 @@ def context(tmp_path: Path, models: ScriptedModels) -> Context:
         worker_model=PRICED,
         use_expert=False,
         use_retrieval=False,
+        keep_improving=False,  # the scripted planner stops when it chooses
         cache_dir=str(tmp_path / "cache"),
         chat_model_factory=models,
     )

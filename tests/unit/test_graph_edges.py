@@ -55,6 +55,8 @@ def run_graph(
         "use_retrieval": False,
         # Scripts here give one tier's replies; escalation after an unproductive edit has its own tests (test_scaffold).
         "escalate_on_no_gain": False,
+        # Scripts here end with Final Answer when they choose; keep_improving has its own tests (test_stalls).
+        "keep_improving": False,
         "runs_dir": str(tmp_path / "runs"),
         "cache_dir": str(tmp_path / "cache"),
         "chat_model_factory": models,

@@ -254,6 +254,7 @@ def run_graph(
         "worker_model": others,
         "expert_model": others,  # the expert's lifelines pay for the planner's top tier
         "use_retrieval": False,
+        "keep_improving": False,  # the scripted planner stops when it chooses
         "runs_dir": str(tmp_path / "runs"),
         "cache_dir": str(tmp_path / "cache"),
         "chat_model_factory": fast_models,

@@ -3,10 +3,11 @@ better validation metric the scaffold spends a lifeline on the expert's advice."
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from conftest import BASELINE_TRAIN
-from test_graph_edges import BASE, LIST, TOP, code, edit, run_graph, title
+from test_graph_edges import BASE, LIST, RUN, TOP, code, edit, run_graph, title
 
 
 def scored(value: float) -> str:
@@ -61,3 +62,31 @@ def test_the_planner_sees_every_change_tried_and_what_it_measured(measured_task:
     assert "- step 1: use more trees -> validation score 0.4\n- step 2: add a feature -> validation score 0.3" in last
     first_two = planner_prompts(models)[:2]
     assert not any("Changes tried so far" in p for p in first_two)  # shown once two edits were made
+
+
+FINAL = {**LIST, "action": {"name": "Final Answer", "input": {"final_answer": "done"}}}
+
+
+def offered_final(models: object) -> list[bool]:
+    return [
+        "Final Answer" in json.dumps(c["schema"])
+        for c in models.calls(BASE)  # type: ignore[attr-defined]
+        if title(c) == "PlannerReply"
+    ]
+
+
+def test_a_run_that_still_improves_is_not_offered_final_answer(measured_task: Path, tmp_path: Path) -> None:
+    better = [edit("use more trees"), code(scored(0.6)), edit("add a feature"), code(scored(0.7))]
+    state, models = run_graph(
+        measured_task, tmp_path, {BASE: [*better, LIST, RUN, LIST, FINAL]}, max_steps=12, keep_improving=True,
+        use_expert=False,
+    )  # fmt: skip
+    # steps 1-2 improve; 3-5 find nothing better; only then may the run stop
+    assert offered_final(models) == [False, False, False, False, False, True]
+    assert state["result"]["status"] == "final_answer" and state["result"]["score"] == 0.7
+
+
+def test_final_answer_is_offered_near_the_step_cap(measured_task: Path, tmp_path: Path) -> None:
+    better = [edit("use more trees"), code(scored(0.6)), edit("add a feature"), code(scored(0.7))]
+    _, models = run_graph(measured_task, tmp_path, {BASE: [*better, LIST]}, max_steps=3, keep_improving=True)
+    assert offered_final(models) == [False, True, True]
