@@ -7,6 +7,7 @@ from typing import Literal
 
 from langgraph.runtime import Runtime
 
+from budgetmlagent.prompts.history import SCAFFOLD_MODEL
 from budgetmlagent.runtime.context import Context
 from budgetmlagent.runtime.limits import limit_reached
 from budgetmlagent.runtime.measure import unproductive_edit
@@ -118,7 +119,9 @@ def route_after_observe(state: State, runtime: Runtime[Context]) -> Literal["pla
         return "evaluate"
     ctx = runtime.context
     cheap = state.get("tiers", {}).get("planner", 0) == 0
-    eligible = ctx.escalate_on_no_gain and ctx.use_measured_edits and cheap
+    steps = state.get("steps", [])
+    planners = bool(steps) and steps[-1]["model"] != SCAFFOLD_MODEL  # the scaffold's own edits are no tier's
+    eligible = ctx.escalate_on_no_gain and ctx.use_measured_edits and cheap and planners
     return (
         "escalate_planner"
         if eligible and unproductive_edit(state) and can_escalate(state, ctx, "planner")

@@ -46,7 +46,7 @@ def coder(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     failed = [s for s in earlier_edits(state.get("steps", []), args) if not s["ok"]]
     lesson = words.lesson(failed[-1]["observation"]) if failed else ""
     span = (start, end) if segment else None
-    if ctx.recipes_only:  # the no-model baseline: the recipe's own code, merged as a coder's fragment would be
+    if pending.get("own_code"):  # a recipe the scaffold takes: its own code, merged as a model's fragment would be
         code, error, update = recipe_code(ws, original, args["edit_instruction"]), words.NO_RECIPE_CODE, {}
     else:
         messages = edit_messages(ctx, ws, script, original, args["edit_instruction"], span, pointed_at, lesson)
@@ -62,7 +62,7 @@ def coder(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     vetted = None
     if code is not None:
         vetted = vet_code(
-            code, original, ws, span=span, repair=(ctx.use_validity_checks or ctx.recipes_only) and python,
+            code, original, ws, span=span, repair=(ctx.use_validity_checks or bool(pending.get("own_code"))) and python,
             ground=ctx.use_grounding_checks and python, whole=not segment and ctx.use_validity_checks,
         )  # fmt: skip
     why = words.edit_failed(error) if vetted is None else _refusal(vetted, original, save_name == script)

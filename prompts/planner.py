@@ -190,17 +190,15 @@ def first_change_thought(script: str) -> str:
     return f"{script} must run and print a validation metric before any change can be measured."
 
 
-# -- the no-model baseline (Context.recipes_only): its steps read as the scaffold's own in the history ---------------
+# -- the recipes, taken by the scaffold as their own code (recipes first; the no-model baseline) ----------------------
 
-RECIPES_ONLY_PLAN = "No model: take each offered recipe as its own code, keep a version only if it measures better."
+RECIPES_PLAN = "1. Try each ready recipe as its own code; keep a version only if it measures better. 2. Then improve."
 RECIPE_THOUGHT_PREFIX = "Recipe taken without a model: "
 RECIPES_ONLY_UNMEASURED = (
     "No model is called and no run has printed a validation metric to keep the best by: the starter is the answer."
 )
-RECIPES_ONLY_DONE = (
-    "No model is called and every offered recipe has been tried: the best measured version is the answer."
-)
-RECIPES_ONLY_REVERT = "The last recipe measured no better than the best version (or broke the script)."
+RECIPES_DONE = "No model is called and every offered recipe has been tried: the best measured version is the answer."
+RECIPE_REVERT = "The last recipe measured no better than the best version (or broke the script)."
 
 
 def recipe_thought(name: str) -> str:

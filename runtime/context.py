@@ -100,6 +100,14 @@ class Context:
             "(a lifeline); 0: only when the planner asks."
         },
     )
+    recipes_first: bool = field(
+        default=True,
+        metadata={
+            "description": "The scaffold takes the offered recipes first, each as its own code with no model call, "
+            "kept when measured better; the planner takes over once each was tried (a recipe whose code did not "
+            "fit stays offered to it)."
+        },
+    )
     keep_improving: bool = field(
         default=True,
         metadata={

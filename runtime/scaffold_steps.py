@@ -28,17 +28,26 @@ class ScaffoldAction:
     action_input: dict[str, Any]
     thought: str
     plan: str
+    own_code: bool = False  # an edit the coder node makes from the recipe's own code, with no model call
 
 
 def scaffold_action(state: State, ctx: Context) -> ScaffoldAction | None:
     """The step the scaffold takes this time, or None when the planner's model chooses."""
-    if ctx.recipes_only:
-        return recipe_only_action(state, ctx)
     first = starter_change(state, ctx)
+    if ctx.recipes_only:
+        if first is not None:  # a starter that needs a change first needs a model to write it
+            return ScaffoldAction("Final Answer", {"final_answer": words.RECIPES_ONLY_UNMEASURED}, "", "")
+        return recipe_step(state, ctx) or ScaffoldAction("Final Answer", {"final_answer": words.RECIPES_DONE}, "", "")
     retry = starter_retry(state, first) if first is not None else None
     if retry is not None:
         return first_change_action(state, retry)
-    if first is None and stalled(state, ctx):
+    if first is not None:
+        return None
+    if ctx.recipes_first:
+        taken = recipe_step(state, ctx)
+        if taken is not None:
+            return taken
+    if stalled(state, ctx):
         return expert_on_stall(state)
     return None
 
@@ -59,6 +68,8 @@ def scaffold_takes(state: State, action: ScaffoldAction) -> dict[str, Any]:
         "model": SCAFFOLD_MODEL,
         "tier": state.get("tiers", {}).get("planner", 0),
     }
+    if action.own_code:
+        pending["own_code"] = True
     return {"pending": pending, "planner_error": None, "plan": state.get("plan") or action.plan}
 
 
@@ -109,11 +120,13 @@ def starter_retry(state: State, first: str) -> str | None:
 
 
 def steps_without_gain(state: State) -> int:
-    """Steps since the best version was measured, or since the expert last answered, whichever came later."""
+    """The planner's steps since the best version was measured, or since the expert last answered, whichever came
+    later (the scaffold's own recipe steps are not the planner's to count: it has not tried yet)."""
     steps = state.get("steps", [])
     _, best_step = best_value(state)
     asked = [i + 1 for i, s in enumerate(steps) if s["action"] == "Ask Expert"]
-    return len(steps) - max([best_step or 0, *asked])
+    since = max([best_step or 0, *asked])
+    return sum(1 for s in steps[since:] if s["model"] != SCAFFOLD_MODEL)
 
 
 def stalled(state: State, ctx: Context) -> bool:
@@ -149,7 +162,7 @@ def expert_on_stall(state: State) -> ScaffoldAction:
     return ScaffoldAction("Ask Expert", {"question": question}, words.STALL_THOUGHT, state.get("plan") or "")
 
 
-# -- the no-model baseline -----------------------------------------------------------------------------------------
+# -- the recipes, each as its own code (recipes first; all of the no-model baseline) ----------------------------------
 
 
 def revert_changes_something(state: State) -> bool:
@@ -158,21 +171,26 @@ def revert_changes_something(state: State) -> bool:
     return best is not None and differs_from_snapshot(workspace_of(state), Path(best["snapshot"]))
 
 
-def recipe_only_action(state: State, ctx: Context) -> ScaffoldAction:
-    """The no-model baseline's next step: back to the best version when the last recipe left it, else the next
-    recipe not yet tried, written as its own code by the coder node; Final Answer when none is left, or when no run
-    prints a validation metric (a starter that needs a change first needs a model to write it)."""
+def recipe_step(state: State, ctx: Context) -> ScaffoldAction | None:
+    """The recipe phase, with no model call: back to the best version when the last recipe left it (no better, or
+    broken), else the next recipe not yet tried, its own code merged into the script; None once each was tried.
+
+    What a recipe does is known code: paying a model to copy it (a 0.5B planner pasted the recipe's words, a 1.5B
+    coder rewrote the whole script to change one line) cost a minute a step. A recipe whose own code does not fit
+    stays offered to the planner, whose coder adapts it."""
     main = state["task"].get("main_script")
-    plan = words.RECIPES_ONLY_PLAN
-    if not main or starter_change(state, ctx) is not None or not state["task"].get("validation_pattern"):
-        return ScaffoldAction("Final Answer", {"final_answer": words.RECIPES_ONLY_UNMEASURED}, "", plan)
-    if ctx.use_best_snapshot and revert_changes_something(state):
-        return ScaffoldAction("Revert To Best", {"reason": words.RECIPES_ONLY_REVERT}, words.RECIPES_ONLY_REVERT, plan)
+    if not main or not state["task"].get("validation_pattern") or best_value(state)[0] is None:
+        return None
+    steps = state.get("steps", [])
+    plan = words.RECIPES_PLAN
+    last_was_recipe = bool(steps) and steps[-1]["thought"].startswith(words.RECIPE_THOUGHT_PREFIX)
+    if last_was_recipe and ctx.use_best_snapshot and revert_changes_something(state):
+        return ScaffoldAction("Revert To Best", {"reason": words.RECIPE_REVERT}, words.RECIPE_REVERT, plan)
     script = main_script_text(workspace_of(state), main)
-    tried = {s["thought"] for s in state.get("steps", [])}
+    tried = {s["thought"] for s in steps}
     recipes = recipes_for(workspace_of(state), script) if script is not None else []
     fresh = next((r for r in recipes if words.recipe_thought(r.name) not in tried), None)
     if fresh is None:
-        return ScaffoldAction("Final Answer", {"final_answer": words.RECIPES_ONLY_DONE}, "", plan)
+        return None
     edit = {"script_name": main, "edit_instruction": fresh.instruction, "save_name": main}
-    return ScaffoldAction("Edit Script (AI)", edit, words.recipe_thought(fresh.name), plan)
+    return ScaffoldAction("Edit Script (AI)", edit, words.recipe_thought(fresh.name), plan, own_code=True)

@@ -60,6 +60,7 @@ class PendingAction(TypedDict):
     action_input: dict[str, Any]
     model: str
     tier: int
+    own_code: NotRequired[bool]  # the coder writes the named recipe's own code, with no model call
 
 
 class Step(TypedDict):

@@ -19,6 +19,7 @@ pytestmark = pytest.mark.integration
 def test_local_run_of_a_few_steps_leaves_a_result_that_matches_its_trace(tmp_path: Path) -> None:
     ctx = Context(
         max_steps=2,
+        recipes_first=False,  # the models' steps: the recipe phase would take both without a model call
         runs_dir=str(tmp_path / "runs"),
         memory_dir=str(tmp_path / "memory"),
         cache_dir=str(tmp_path / "cache"),

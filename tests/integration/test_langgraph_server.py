@@ -96,6 +96,7 @@ def test_a_local_run_streams_live_progress_through_the_sdk(server: str, tmp_path
     thread = client.threads.create()
     context = {
         "max_steps": 2,
+        "recipes_first": False,  # the models' steps: the recipe phase would take both without a model call
         "runs_dir": str(tmp_path / "runs"),
         "memory_dir": str(tmp_path / "memory"),
         "cache_dir": str(tmp_path / "cache"),

@@ -82,6 +82,7 @@ def test_a_project_run_through_the_graph_ends_on_the_better_script_with_the_user
         expert_model=model,
         use_retrieval=False,
         keep_improving=False,  # the scripted planner stops when it chooses
+        recipes_first=False,  # the scripted planner's edit comes first
         runs_dir=str(tmp_path / "runs"),
         cache_dir=str(tmp_path / "cache"),
         chat_model_factory=ScriptedModels({model: replies}),

@@ -39,3 +39,22 @@ def test_recipes_only_improves_a_real_task_without_calling_a_model(tmp_path: Pat
     assert state["steps"][-1]["action"] == "Final Answer" and result["status"] == "final_answer"
     # Encoding the text columns and boosted trees are measured better on the hold-out: the hidden score rises too.
     assert result["best"]["step"] > 0 and result["score"] > result["baseline"]
+
+
+def test_recipes_first_then_the_local_planner_takes_over(tmp_path: Path) -> None:
+    ctx = Context(
+        max_steps=6,  # titanic's three recipes and at most two reverts, then at least one planner step
+        runs_dir=str(tmp_path / "runs"),
+        memory_dir=str(tmp_path / "memory"),
+        cache_dir=str(tmp_path / "cache"),
+        code_output_tokens=1200,
+    )
+    state = build_graph().invoke(
+        {"task_dir": str(TITANIC)}, context=ctx, config={"recursion_limit": recursion_limit(ctx.max_steps)}
+    )
+    steps, result = state["steps"], state["result"]
+    recipe_steps = [s["step"] for s in steps if s["model"] == "scaffold"]
+    assert recipe_steps == list(range(1, len(recipe_steps) + 1)) and len(recipe_steps) >= 3  # all first
+    calls = [e for e in read_trace(Path(result["run_dir"])) if e["type"] == "llm_call"]
+    assert calls and min(c["step"] for c in calls) == len(recipe_steps) + 1  # no model call before the planner's
+    assert result["best"]["step"] > 0 and result["score"] > result["baseline"]

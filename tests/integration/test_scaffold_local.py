@@ -64,6 +64,7 @@ def run_titanic(tmp_path: Path, edits: list[dict[str, Any]], max_steps: int, **s
         max_steps=max_steps,
         debug_attempts=1,
         keep_improving=False,  # the scripted planner stops when it chooses
+        recipes_first=False,  # the scripted planner's edits, written by the real coder
         runs_dir=str(tmp_path / "runs"),
         cache_dir=str(tmp_path / "cache"),
         chat_model_factory=factory,

@@ -57,6 +57,7 @@ def run_graph(
         "escalate_on_no_gain": False,
         # Scripts here end with Final Answer when they choose; keep_improving has its own tests (test_stalls).
         "keep_improving": False,
+        "recipes_first": False,  # the planner is offered the recipes; the recipe phase has its own tests
         "runs_dir": str(tmp_path / "runs"),
         "cache_dir": str(tmp_path / "cache"),
         "chat_model_factory": models,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from test_graph_edges import run_graph
+from test_graph_edges import BASE, LIST, run_graph
 
 from budgetmlagent.benchmarks.configs import parse_config
 from budgetmlagent.runtime.context import Context
@@ -55,3 +55,18 @@ def test_the_recipes_only_configuration_turns_every_model_off() -> None:
     settings = parse_config("recipes-only").context_settings("local")
     ctx = Context(**settings)
     assert ctx.recipes_only and not ctx.expert_enabled and not ctx.use_cascade
+
+
+def test_recipes_first_then_the_planner_plans_knowing_what_they_measured(tabular_task: Path, tmp_path: Path) -> None:
+    (tabular_task / "env" / "train.py").write_text(CONSTANT_SCORE)
+    state, models = run_graph(tabular_task, tmp_path, {BASE: [LIST]}, max_steps=5, recipes_first=True)
+    steps = state["steps"]
+    assert [s["action"] for s in steps] == [
+        "Edit Script (AI)", "Revert To Best", "Edit Script (AI)", "Revert To Best", "List Files", "List Files",
+    ][: len(steps)]  # fmt: skip
+    assert all(s["model"] == "scaffold" for s in steps[:4]) and steps[4]["model"] == BASE
+    planner_calls = models.calls(BASE)
+    assert len(planner_calls) >= 1  # the first model call comes after every recipe was tried
+    prompt = planner_calls[0]["messages"][-1].content
+    assert "Changes tried so far" in prompt and "-> validation score 0.5" in prompt
+    assert "Changes that usually lift a baseline" not in prompt  # each recipe ran: none is offered again
