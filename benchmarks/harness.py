@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import platform
+import re
+import shlex
 import shutil
 import sys
 import threading
@@ -14,7 +17,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from budgetmlagent.benchmarks.configs import BenchConfig, parse_config
 from budgetmlagent.benchmarks.trace_stats import run_stats
@@ -25,6 +28,74 @@ SWEEP_FILE = "sweep.json"
 MAX_ATTEMPTS = 2
 # One llama.cpp server uses 2 threads: more parallel cells than cores/2 only oversubscribe the CPU.
 THREADS_PER_CELL = 2
+_PATH_CHARS = r"[\w./~-]"  # a character that may precede a path component: the root must not start mid-path
+
+
+def repo_root() -> Path | None:
+    """The checkout this package runs from (the folder holding its pyproject.toml); None for an installed copy."""
+    root = Path(__file__).resolve().parents[1]
+    pyproject = root / "pyproject.toml"
+    try:
+        if pyproject.is_file() and 'name = "budgetmlagent"' in pyproject.read_text(encoding="utf-8"):
+            return root
+    except OSError:
+        pass
+    return None
+
+
+def _anchors() -> list[Path]:
+    """Folders paths are recorded relative to, in order of preference: the repository, then the working folder
+    (never the file-system root: `/` as the working folder would make every path relative)."""
+    return [root for root in (repo_root(), Path.cwd().resolve()) if root is not None and root != Path(root.anchor)]
+
+
+def relative_to_repo(path: str | os.PathLike[str]) -> str:
+    """`path` as committed results record it: relative to the repository root (or, outside the repository, to the
+    working folder) in POSIX form; absolute only for a path outside both."""
+    absolute = Path(os.path.abspath(Path(path).expanduser()))
+    candidates = [absolute]
+    with contextlib.suppress(OSError, RuntimeError):  # a link loop
+        candidates.append(absolute.resolve())  # /tmp -> /private/tmp and other links
+    for anchor in _anchors():
+        for candidate in candidates:
+            if candidate.is_relative_to(anchor):
+                return candidate.relative_to(anchor).as_posix() or "."
+    return str(absolute)
+
+
+def relative_paths_in(text: str) -> str:
+    """Text (an error message, a traceback) with absolute paths under the repository or working folder made relative."""
+    for anchor in _anchors():
+        prefix = str(anchor).rstrip(os.sep) + os.sep
+        text = re.sub(rf"(?<!{_PATH_CHARS}){re.escape(prefix)}", "", text)
+    return text
+
+
+def relative_record(value: Any) -> Any:
+    """A results record (or any JSON value) with `relative_paths_in` applied to every string in it."""
+    if isinstance(value, str):
+        return relative_paths_in(value)
+    if isinstance(value, dict):
+        return {key: relative_record(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [relative_record(item) for item in value]
+    return value
+
+
+def relative_command(command: str) -> str:
+    """A recorded command line with every absolute path argument (`/a/b`, `--out=/a/b`) made `relative_to_repo`."""
+    try:
+        words = shlex.split(command)
+    except ValueError:  # unbalanced quotes: leave the words alone, shorten the paths in the text
+        return relative_paths_in(command)
+
+    def shorten(word: str) -> str:
+        flag, eq, value = word.partition("=")
+        if eq and flag.startswith("-") and os.path.isabs(value):
+            return f"{flag}={relative_to_repo(value)}"
+        return relative_to_repo(word) if os.path.isabs(word) else word
+
+    return shlex.join(shorten(word) for word in words)
 
 
 @dataclass(frozen=True)
@@ -60,10 +131,11 @@ class SweepSettings:
     # Extra Context fields for every run (tests pass scripted models here).
     context_overrides: dict[str, Any] = field(default_factory=dict)
 
+    CAP_NAMES: ClassVar[tuple[str, ...]] = ("max_steps", "budget_usd", "wall_clock_s", "script_timeout_s", "lifelines")
+
     def caps(self) -> dict[str, Any]:
         """The caps every run of the sweep shares, as Context settings."""
-        names = ("max_steps", "budget_usd", "wall_clock_s", "script_timeout_s", "lifelines")
-        return {name: getattr(self, name) for name in names}
+        return {name: getattr(self, name) for name in self.CAP_NAMES}
 
     def cells(self) -> list[Cell]:
         configs = [parse_config(name) for name in self.configs]
@@ -157,6 +229,39 @@ def machine_facts() -> dict[str, Any]:
     }
 
 
+@dataclass
+class Tally:
+    """How far a sweep is: cells done of all (earlier runs' included), successes, time spent and time left."""
+
+    total: int
+    done: int = 0
+    successes: int = 0
+    done_here: int = 0  # cells this process finished: the pace of the time-left estimate
+    started: float = field(default_factory=time.monotonic)
+
+    def add(self, record: dict[str, Any]) -> None:
+        self.done, self.done_here = self.done + 1, self.done_here + 1
+        self.successes += bool(record.get("success"))
+
+    @property
+    def elapsed_s(self) -> float:
+        return time.monotonic() - self.started
+
+    @property
+    def left_s(self) -> float | None:
+        """Cells left times this process's mean seconds per cell (None until one has finished)."""
+        if not self.done_here:
+            return None
+        return (self.total - self.done) * self.elapsed_s / self.done_here
+
+    def line(self) -> str:
+        left = "" if self.left_s is None else f", about {self.left_s / 60:.0f} min left"
+        return (
+            f"{self.done}/{self.total} cells done, {self.successes} successes, "
+            f"{self.elapsed_s / 60:.0f} min elapsed{left}"
+        )
+
+
 class Sweep:
     """Runs the cells not yet in results.jsonl; appends one line per finished cell."""
 
@@ -165,10 +270,13 @@ class Sweep:
         settings: SweepSettings,
         runner: CellRunner = run_agent_cell,
         log: Callable[[str], None] = print,
+        on_cell: Callable[[Tally], None] | None = None,
     ) -> None:
         self.settings = settings
         self.runner = runner
         self.log = log
+        self.on_cell = on_cell  # called after every finished cell (the CLI's progress bar)
+        self.tally = Tally(total=0)
         self._lock = threading.Lock()
 
     def run(self) -> list[dict[str, Any]]:
@@ -179,6 +287,11 @@ class Sweep:
         done = load_results(out)
         cells = self.settings.cells()
         todo = [cell for cell in cells if cell.key not in done]
+        finished_before = [done[cell.key] for cell in cells if cell.key in done]
+        self.tally = Tally(total=len(cells), done=len(finished_before))
+        self.tally.successes = sum(bool(record.get("success")) for record in finished_before)
+        if self.on_cell is not None:
+            self.on_cell(self.tally)
         if len(todo) < len(cells):
             self.log(f"resuming: {len(cells) - len(todo)} of {len(cells)} cells already finished")
         jobs = effective_jobs(self.settings.jobs)
@@ -196,14 +309,17 @@ class Sweep:
     def _write_sweep_file(self) -> None:
         s = self.settings
         facts = {
-            "tasks": [str(p) for p in s.tasks],
+            # Relative to the repository, so committed results do not carry the paths of the machine that ran them.
+            "tasks": [relative_to_repo(p) for p in s.tasks],
             "configs": s.configs,
             "seeds": s.seeds,
             "preset": s.preset,
             "jobs": s.jobs,
             **s.caps(),
-            "settings": {k: v for k, v in s.context_overrides.items() if isinstance(v, str | int | float | bool)},
-            "command": s.command,
+            "settings": relative_record(
+                {k: v for k, v in s.context_overrides.items() if isinstance(v, str | int | float | bool)}
+            ),
+            "command": relative_command(s.command),
             "machine": machine_facts(),
             "started": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
         }
@@ -232,7 +348,7 @@ class Sweep:
                 detail = traceback.format_exc(limit=8)
                 self.log(f"[{cell.key}] attempt {attempt} crashed: {errors[-1]}")
                 base_dir.mkdir(parents=True, exist_ok=True)
-                (base_dir / f"crash-{attempt}.txt").write_text(detail, encoding="utf-8")
+                (base_dir / f"crash-{attempt}.txt").write_text(relative_paths_in(detail), encoding="utf-8")
                 crashed_cost += run_stats(base_dir)["trace_cost_usd"]
                 continue
             record = self._record(cell, result, attempt, errors, time.monotonic() - started, base_dir)
@@ -240,10 +356,17 @@ class Sweep:
             break
         else:
             record = self._crashed_record(cell, errors, base_dir) | {"cost_usd": crashed_cost}
+        record = relative_record(record)  # error messages quote workspace paths: keep them machine-independent
         with self._lock, (self.settings.out / RESULTS_FILE).open("a", encoding="utf-8") as fh:
             fh.write(json.dumps(record, default=str) + "\n")
+            self.tally.add(record)
         word = "SUCCESS" if record["success"] else "failure"
-        self.log(f"[{cell.key}] {word} ({record['status']}) score {record.get('score')} vs {record.get('baseline')}")
+        self.log(
+            f"[{cell.key}] {word} ({record['status']}) score {record.get('score')} vs {record.get('baseline')}"
+            f" | {self.tally.line()}"
+        )
+        if self.on_cell is not None:
+            self.on_cell(self.tally)
         return record
 
     def _base(self, cell: Cell, run_dir: Path) -> dict[str, Any]:

@@ -13,6 +13,12 @@ import traceback
 from collections.abc import Sequence
 
 DEBUG_ENV = "BUDGETMLAGENT_DEBUG"
+# Exit codes, the same for every command (docs/cli.md, "Exit codes"). Errors are one line on stderr; results (and
+# with --json one JSON document) go to stdout.
+EXIT_OK = 0  # the command did its work (a run ended with a verdict, successful or not)
+EXIT_FAILED = 1  # the work failed: a broken task folder or baseline, a run stopped by an error, a failed install
+EXIT_USAGE = 2  # refused before anything ran: unknown flag or command, bad setting, preset, model spec, missing key
+EXIT_INTERRUPTED = 130  # Ctrl-C
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -39,16 +45,18 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    words = list(sys.argv[1:] if argv is None else argv)
+    args = parser.parse_args(words)
+    args.argv = words  # the command line as given (`bench` records it in sweep.json)
     handler = getattr(args, "handler", None)
-    if handler is None:
-        parser.print_help()
-        return 2
+    if handler is None:  # no command: a usage error, so the help goes to stderr with exit 2 as argparse's do
+        parser.print_help(sys.stderr)
+        return EXIT_USAGE
     try:
         return int(handler(args) or 0)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
     except Exception as exc:  # the last line of defence: one line that names the failure, never a traceback
         from budgetmlagent.preflight import one_line
 
@@ -58,7 +66,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"error: {one_line(f'{type(exc).__name__}: {exc}')} (set {DEBUG_ENV}=1 to see the traceback)",
             file=sys.stderr,
         )
-        return 1
+        return EXIT_FAILED
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -26,19 +27,36 @@ def add_models_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[
         default=None,
         help="extra catalogue TOML merged over the built-in one (else $BUDGETMLAGENT_CATALOGUE)",
     )
+    # Its own dest: a subcommand's --json (default False) would otherwise overwrite `models --json install`.
+    p.add_argument("--json", dest="models_json", action="store_true", help="print the table as one JSON document")
     p.set_defaults(handler=_cmd_list)
     msub = p.add_subparsers(dest="models_command", metavar="SUBCOMMAND")
     inst = msub.add_parser("install", help="fetch, assemble and verify models (default: all built-in)")
-    inst.add_argument("names", nargs="*", metavar="NAME")
+    inst.add_argument("names", nargs="*", metavar="NAME", help="catalogue names to install (default: all built-in)")
     inst.add_argument("--force", action="store_true", help="reinstall even if verified")
+    inst.add_argument(
+        "--json", action="store_true", help="print what was installed and what failed as one JSON document"
+    )
     inst.set_defaults(handler=_cmd_install)
     smoke = msub.add_parser("smoke", help="start a model server and get one structured reply")
-    smoke.add_argument("name", nargs="?", default=None, metavar="NAME")
+    smoke.add_argument(
+        "name", nargs="?", default=None, metavar="NAME", help="catalogue name of the model (default: the local base)"
+    )
     smoke.add_argument(
         "--threads", type=int, default=None, help="llama.cpp threads (default $BUDGETMLAGENT_THREADS or 2)"
     )
-    smoke.add_argument("--max-tokens", type=int, default=256)
+    smoke.add_argument("--max-tokens", type=int, default=256, help="cap on the reply's tokens (default 256)")
+    smoke.add_argument("--json", action="store_true", help="print the reply and its speed as one JSON document")
     smoke.set_defaults(handler=_cmd_smoke)
+
+
+def _as_json(args: argparse.Namespace) -> bool:
+    """--json given to `models` or to its subcommand."""
+    return bool(getattr(args, "json", False) or getattr(args, "models_json", False))
+
+
+def _print_json(document: Any) -> None:
+    print(json.dumps(document, indent=2, default=str))
 
 
 def _use_catalogue(args: argparse.Namespace) -> None:
@@ -75,11 +93,30 @@ def _cmd_list(args: argparse.Namespace) -> int:
     except CatalogueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    statuses = [(name, verify_model(name, cat)) for name in cat]
+    if _as_json(args):
+        _print_json(
+            {
+                "models_dir": str(models_dir()),
+                "models": [
+                    {
+                        "name": name,
+                        "source": st.source,
+                        "installed": st.installed,
+                        "verified": st.verified,
+                        "detail": st.detail,
+                        "size": st.size or cat[name].size,
+                        "path": str(st.path),
+                    }
+                    for name, st in statuses
+                ],
+            }
+        )
+        return 0
     table = Table(title=f"local models (dir: {models_dir()})")
     for col in ("name", "source", "installed", "verified", "size", "path"):
         table.add_column(col, overflow="fold", no_wrap=col in ("name", "installed", "size"))
-    for name in cat:
-        st = verify_model(name, cat)
+    for name, st in statuses:
         verified = {True: "yes", False: f"NO: {st.detail}", None: "-" if not st.installed else "unpinned"}
         table.add_row(
             name,
@@ -113,17 +150,25 @@ def _cmd_install(args: argparse.Namespace) -> int:
 
         builtin = list(tomllib.loads(BUILTIN_CATALOGUE.read_text(encoding="utf-8"))["models"])
         names = args.names or builtin
-        failures = 0
+        installed: dict[str, str] = {}
+        failed: dict[str, str] = {}
         for name in names:
             try:
-                install_model(name, catalogue=cat, force=args.force, log=lambda m: print(m, flush=True))
+                # Progress is a note (stderr); what ended up installed is the result (stdout).
+                path = install_model(name, catalogue=cat, force=args.force, log=lambda m: print(m, file=sys.stderr))
+                installed[name] = str(path)
             except (ModelInstallError, ModelCorruptError, ModelNotInstalledError) as exc:
                 print(f"error: {exc}", file=sys.stderr)
-                failures += 1
+                failed[name] = str(exc)
     except CatalogueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    return 1 if failures else 0
+    if _as_json(args):
+        _print_json({"installed": installed, "failed": failed})
+    else:
+        for name, path in installed.items():
+            print(f"{name}: {path}")
+    return 1 if failed else 0
 
 
 def _smoke_schema() -> type[Any]:
@@ -161,10 +206,11 @@ def _cmd_smoke(args: argparse.Namespace) -> int:
     try:
         t0 = time.perf_counter()
         server = get_server(name, threads=args.threads)
-        print(f"server {name}: {server.base_url} (threads={server.threads}, ready in {time.perf_counter() - t0:.1f} s)")
+        ready_s = time.perf_counter() - t0
+        print(f"server {name}: {server.base_url} (threads={server.threads}, ready in {ready_s:.1f} s)", file=sys.stderr)
         model = load_chat_model(f"local:{name}", max_tokens=args.max_tokens, temperature=0.0)
         messages = [SystemMessage("You are an ML engineer. Answer in JSON."), HumanMessage(SMOKE_PROMPT)]
-        print(f"prompt: {SMOKE_PROMPT}")
+        print(f"prompt: {SMOKE_PROMPT}", file=sys.stderr)
         before = server.metrics()
         reply = invoke_structured(model, _smoke_schema(), messages)
         speed = metrics_delta(before, server.metrics())
@@ -173,6 +219,24 @@ def _cmd_smoke(args: argparse.Namespace) -> int:
         return 1
     finally:
         stop_all()
+    if _as_json(args):
+        _print_json(
+            {
+                "model": name,
+                "threads": server.threads,
+                "ready_s": round(ready_s, 2),
+                "ok": reply.ok,
+                "reply": reply.parsed.model_dump() if reply.parsed is not None else None,
+                "error": None if reply.parsed is not None else str(reply.error),
+                "raw": None if reply.parsed is not None else reply.raw_text[:500],
+                "input_tokens": reply.input_tokens,
+                "output_tokens": reply.output_tokens,
+                "seconds": reply.seconds,
+                "prompt_per_second": speed["prompt_per_second"],
+                "decode_per_second": speed["decode_per_second"],
+            }
+        )
+        return 0 if reply.ok else 1
     if reply.parsed is not None:
         print(reply.parsed.model_dump_json(indent=2))
     else:

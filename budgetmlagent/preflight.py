@@ -59,14 +59,21 @@ def context_from(settings: dict[str, Any], pairs: list[str]) -> Context:
 
 
 def run_caps(args: Any) -> dict[str, Any]:
-    """The caps of one run, from the flags `run` and `bench` share, as Context settings."""
-    return {
-        "max_steps": args.max_steps,
-        "budget_usd": args.budget_usd,
-        "wall_clock_s": args.wall_clock,
-        "script_timeout_s": args.script_timeout,
-        "lifelines": args.lifelines,
-    }
+    """The caps of one run that were given as flags (`run` and `bench` share them), as Context settings."""
+    return given(
+        {
+            "max_steps": args.max_steps,
+            "budget_usd": args.budget_usd,
+            "wall_clock_s": args.wall_clock,
+            "script_timeout_s": args.script_timeout,
+            "lifelines": args.lifelines,
+        }
+    )
+
+
+def given(settings: dict[str, Any]) -> dict[str, Any]:
+    """The settings whose flag was given: a flag left out (None) leaves the environment or default in charge."""
+    return {name: value for name, value in settings.items() if value is not None}
 
 
 def check_context(ctx: Context) -> None:

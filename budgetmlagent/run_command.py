@@ -12,14 +12,20 @@ from typing import Any
 def add_run_parser(sub: argparse._SubParsersAction) -> None:
     run = sub.add_parser("run", help="Improve one task (MLAgentBench folder form) and write a run folder.")
     run.add_argument("task_dir", type=Path, help="task folder with env/ and scripts/")
-    run.add_argument("--preset", default="local", help="local (default, offline), paper, or single:<spec>")
-    run.add_argument("--max-steps", type=int, default=30, help="step cap (default 30)")
-    run.add_argument("--budget-usd", type=float, default=2.0, help="dollar cap (default 2.0)")
-    run.add_argument("--wall-clock", type=float, default=3 * 3600, help="wall-clock cap in seconds")
-    run.add_argument("--script-timeout", type=float, default=600, help="timeout of one script run (s)")
-    run.add_argument("--lifelines", type=int, default=5, help="expert calls + top-tier escalations")
+    # Flags default to None: a flag given wins, then BUDGETMLAGENT_<NAME>, then the Context default.
+    run.add_argument("--preset", help="local (default, offline), paper, or single:<spec>")
+    run.add_argument("--max-steps", type=int, help="step cap (default 30)")
+    run.add_argument("--budget-usd", type=float, help="dollar cap (default 2.0)")
+    run.add_argument("--wall-clock", type=float, help="wall-clock cap in seconds (default 10800)")
+    run.add_argument("--script-timeout", type=float, help="timeout of one script run in seconds (default 600)")
+    run.add_argument("--lifelines", type=int, help="expert calls + top-tier escalations (default 5)")
+    run.add_argument(
+        "--target",
+        type=float,
+        help="stop once the validation metric beats the baseline's by this fraction, e.g. 0.12 (default: off)",
+    )
     run.add_argument("--out", type=Path, default=None, help="run folder (default runs/<task>-<id>)")
-    run.add_argument("--seed", type=int, default=0)
+    run.add_argument("--seed", type=int, help="run seed, recorded with the run (default 0)")
     run.add_argument("--no-retrieval", action="store_true", help="ablation: no Chroma memory")
     run.add_argument("--no-expert", action="store_true", help="ablation: no Ask Expert")
     run.add_argument("--no-cascade", action="store_true", help="ablation: base tier only")
@@ -51,18 +57,21 @@ def run_command(args: argparse.Namespace) -> int:
         check_local_models_installed,
         check_task,
         context_from,
+        given,
         run_caps,
     )
 
     console = Console(stderr=True, soft_wrap=True, emoji=False, highlight=False)
-    settings = run_caps(args) | {
-        "preset": args.preset,
-        "seed": args.seed,
-        "use_retrieval": not args.no_retrieval,
-        "use_expert": not args.no_expert,
-        "use_cascade": not args.no_cascade,
-        "require_approval": args.approve,
-    }
+    settings = run_caps(args) | given({"preset": args.preset, "seed": args.seed, "target_improvement": args.target})
+    # A switch names its setting only when given, so BUDGETMLAGENT_USE_EXPERT=false still works without it.
+    for flag, name, value in (
+        (args.no_retrieval, "use_retrieval", False),
+        (args.no_expert, "use_expert", False),
+        (args.no_cascade, "use_cascade", False),
+        (args.approve, "require_approval", True),
+    ):
+        if flag:
+            settings[name] = value
     try:
         ctx = context_from(settings, args.set)
         run_dir = Path(args.out) if args.out is not None else new_run_dir(ctx.runs_dir, args.task_dir)
@@ -80,8 +89,8 @@ def run_command(args: argparse.Namespace) -> int:
             return show_error(console, f"{exc} (recorded in {run_dir / 'result.json'})", exc.exit_code)
         return show_error(console, str(exc), exc.exit_code)
     inputs: dict[str, Any] = {"task_dir": str(args.task_dir), "run_dir": str(run_dir)}
-    console.print(f"[bold]budgetmlagent[/] {escape(str(args.task_dir))} preset={escape(args.preset)} "
-                  f"max_steps={args.max_steps}")  # fmt: skip
+    console.print(f"[bold]budgetmlagent[/] {escape(str(args.task_dir))} preset={escape(ctx.preset)} "
+                  f"max_steps={ctx.max_steps}")  # fmt: skip
     return stream_run(inputs, ctx, run_dir, console, as_json=args.json)
 
 
@@ -153,6 +162,7 @@ def stream_run(inputs: dict[str, Any] | None, ctx: Any, run_dir: Path, console: 
     from langgraph.types import Command
 
     from budgetmlagent.graph import build_graph, recursion_limit
+    from budgetmlagent.progress import STREAM_MODES, Progress
     from budgetmlagent.runtime.durable import open_checkpointer, thread_config
 
     checkpointer = open_checkpointer(run_dir)
@@ -167,9 +177,11 @@ def stream_run(inputs: dict[str, Any] | None, ctx: Any, run_dir: Path, console: 
             progress.steps_seen, progress.task_shown = len(done.get("steps", [])), True
             progress.escalations_seen = len(done.get("escalations", []))
         while True:
-            for chunk in graph.stream(payload, context=ctx, stream_mode="values", config=config):
-                progress.show(chunk)
-                final = chunk
+            with progress:
+                for mode, data in graph.stream(payload, context=ctx, stream_mode=STREAM_MODES, config=config):
+                    progress.event(mode, data)
+                    if mode == "values":
+                        final = data
             pauses = graph.get_state(config).interrupts
             if not pauses:
                 break
@@ -184,8 +196,10 @@ def stream_run(inputs: dict[str, Any] | None, ctx: Any, run_dir: Path, console: 
     result = final.get("result", {})
     if as_json:
         print(json.dumps(result, indent=2, default=str))
-    else:
-        progress.verdict(result)
+    else:  # the result goes to stdout, progress and errors to stderr (docs/cli.md)
+        from rich.console import Console
+
+        progress.verdict(result, Console(soft_wrap=True, emoji=False, highlight=False))
     return 0 if result.get("status") not in (None, "error") else 1
 
 
@@ -253,58 +267,3 @@ def new_run_dir(runs_dir: str, task_dir: Path) -> Path:
 
     stamp = f"{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
     return Path(runs_dir) / f"{Path(task_dir).resolve().name}-{stamp}"
-
-
-class Progress:
-    """Prints one line per finished step, escalation and the baseline, from streamed state values."""
-
-    def __init__(self, console: Any) -> None:
-        self.console = console
-        self.steps_seen = 0
-        self.escalations_seen = 0
-        self.task_shown = False
-
-    def show(self, state: dict[str, Any]) -> None:
-        task = state.get("task")
-        if task and not self.task_shown:
-            self.task_shown = True
-            self.console.print(
-                f"task [bold]{escape(task['name'])}[/]: {escape(task['metric'])} ({task['direction']} is better), "
-                f"baseline {task['baseline']}  run folder {escape(str(state.get('run_dir')))}"
-            )
-        for event in state.get("escalations", [])[self.escalations_seen :]:
-            self.console.print(
-                f"  [yellow]escalate {event['role']}[/] {escape(str(event['from']))} -> {escape(str(event['to']))} "
-                f"({escape(str(event['reason']))})"
-            )
-        self.escalations_seen = len(state.get("escalations", []))
-        ledger = state.get("ledger")
-        for step in state.get("steps", [])[self.steps_seen :]:
-            mark = "[green]ok[/]" if step["ok"] else "[red]failed[/]"
-            tokens = f"{ledger.input_tokens + ledger.output_tokens} tok" if ledger else ""
-            cost = f"${ledger.cost_usd:.4f}" if ledger else ""
-            first_line = step["observation"].strip().splitlines()[0][:90] if step["observation"].strip() else ""
-            self.console.print(
-                f"step {step['step']:>2} {escape(step['action']):<26} {mark} by {escape(str(step['model']))} "
-                f"| lifelines {state.get('lifelines')} | {tokens} {cost}\n      {escape(first_line)}"
-            )
-        self.steps_seen = len(state.get("steps", []))
-
-    def verdict(self, result: dict[str, Any]) -> None:
-        from budgetmlagent.preflight import one_line
-
-        if not result:
-            self.console.print("[red]the run ended without a result[/]")
-            return
-        if result.get("status") == "error" and "error" in result:
-            self.console.print(f"[red]error:[/] {escape(one_line(str(result['error'])))}")
-            return
-        word = "[green]SUCCESS[/]" if result["success"] else "[red]FAILURE[/]"
-        improvement = result.get("improvement")
-        shown = "n/a" if improvement is None else f"{improvement:+.1%}"
-        self.console.print(
-            f"{word} {escape(str(result['task']))}: score {result['score']} vs baseline {result['baseline']} "
-            f"({shown}); "
-            f"{result['steps']} steps, ${result['cost_usd']:.4f}, {result['wall_time_s']} s, "
-            f"status {result['status']}\nrun folder: {escape(str(result['run_dir']))}"
-        )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import functools
 import json
 import math
 import os
@@ -61,6 +62,13 @@ class Context:
         default=5, metadata={"description": "l: expensive calls (expert + top-tier escalations) per run."}
     )
     max_steps: int = field(default=30, metadata={"description": "Step cap (actions) per run."})
+    target_improvement: float = field(
+        default=0.0,
+        metadata={
+            "description": "Stop once the best validation metric beats the baseline's by this fraction (0.12 = +12 %); "
+            "0 = off, the run goes on to its caps. The hidden test score never steers."
+        },
+    )
     budget_usd: float = field(default=2.0, metadata={"description": "Dollar cap per run."})
     wall_clock_s: float = field(default=3 * 3600, metadata={"description": "Wall-clock cap per run."})
     script_timeout_s: float = field(default=600, metadata={"description": "Timeout of one script run."})
@@ -205,11 +213,13 @@ class Context:
     )
 
     def __post_init__(self) -> None:
-        # Env vars fill fields left at their defaults (react-agent's habit), e.g. BUDGETMLAGENT_PRESET.
+        # Precedence: a value the caller passed > BUDGETMLAGENT_<NAME> > the default. A passed value wins even
+        # when it equals the default (`--max-steps 30` beats BUDGETMLAGENT_MAX_STEPS=10).
+        explicit = getattr(self, "_explicit", frozenset())
         for f in fields(self):
             variable = f"BUDGETMLAGENT_{f.name.upper()}"
             env = os.environ.get(variable)
-            if env is None or f.name in _NOT_SETTABLE or getattr(self, f.name) != _default(f):
+            if env is None or f.name in _NOT_SETTABLE or f.name in explicit:
                 continue
             try:
                 setattr(self, f.name, coerce_setting(f.name, env))
@@ -243,14 +253,18 @@ class Context:
         return out
 
 
-def _default(f: Any) -> Any:
-    from dataclasses import MISSING
+def _recording_explicit(init: Any) -> Any:
+    """Wrap the dataclass __init__ so __post_init__ knows which settings the caller named."""
 
-    if f.default is not MISSING:
-        return f.default
-    if f.default_factory is not MISSING:
-        return f.default_factory()
-    return None
+    @functools.wraps(init)
+    def __init__(self: Context, **settings: Any) -> None:
+        object.__setattr__(self, "_explicit", frozenset(settings))
+        init(self, **settings)
+
+    return __init__
+
+
+Context.__init__ = _recording_explicit(Context.__init__)  # type: ignore[method-assign]
 
 
 # Fields a user may set by name from the command line (`--set name=value`); the test hook is not one.

@@ -109,6 +109,7 @@ def call_structured(
     refused = refusal(state, ctx, role, tier, estimate)
     if refused is not None:
         return refused
+    announce_call(role, spec, tier)
     started = time.monotonic()
     try:
         model = chat_model(spec, ctx, temperature_for(role, ctx, retry), estimate.max_output_tokens)
@@ -139,6 +140,20 @@ def call_structured(
         _trace_over_estimate(state, role, estimate, reply.input_tokens, reply.output_tokens, dollars)
     update = {"ledger": ledger, **_lifeline(state, ctx, role, tier)}
     return CallOutcome(reply.parsed, reply.error, spec, tier, update)
+
+
+MODEL_CALL_STARTED = "model_call_started"  # a custom stream event; never written to trace.jsonl
+
+
+def announce_call(role: str, spec: str, tier: int) -> None:
+    """Tell a streaming caller (the CLI's status line) which model is about to answer; silent outside a stream."""
+    from langgraph.config import get_stream_writer
+
+    try:
+        writer = get_stream_writer()
+    except RuntimeError:  # called outside a graph run (unit tests of a node): nobody listens
+        return
+    writer({"type": MODEL_CALL_STARTED, "role": role, "model": spec, "tier": tier})
 
 
 @dataclass(frozen=True)

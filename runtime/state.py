@@ -13,7 +13,7 @@ from budgetmlagent.workspace.task import SandboxConfig, TaskFacts
 from budgetmlagent.workspace.workspace import Workspace
 
 Role = Literal["planner", "coder", "debugger", "expert", "worker"]
-Status = Literal["running", "final_answer", "step_cap", "budget", "wall_clock", "provider_error", "error"]
+Status = Literal["running", "final_answer", "step_cap", "target", "budget", "wall_clock", "provider_error", "error"]
 
 
 class InputState(TypedDict, total=False):

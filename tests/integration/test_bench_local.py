@@ -40,5 +40,5 @@ def test_tiny_real_sweep_reports_and_resumes(tmp_path: Path, monkeypatch: pytest
 
     capsys.readouterr()
     assert main(argv) == 0  # everything finished: the re-run only rebuilds the report
-    assert "resuming: 2 of 2 cells already finished" in capsys.readouterr().out
+    assert "resuming: 2 of 2 cells already finished" in capsys.readouterr().err  # the sweep's log is on stderr
     assert len((out / "results.jsonl").read_text().splitlines()) == 2

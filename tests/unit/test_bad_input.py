@@ -251,7 +251,7 @@ def test_markup_in_a_bad_value_is_shown_as_written(tiny_task: Path, tmp_path: Pa
     assert "[/bold]" in one_error_line(capsys.readouterr().err)  # rich markup would swallow or crash on it
 
 
-# bench: the same refusals for a whole sweep, before its first cell (errors go to stdout, as its log does).
+# bench: the same refusals for a whole sweep, before its first cell (errors go to stderr, as its log does).
 BAD_BENCH: dict[str, tuple[list[str], str]] = {
     "unknown configuration": (["--configs", "cascade+oracle"], "unknown configuration 'cascade+oracle'"),
     "unknown task": (["--tasks", "no-such-task"], "no task folder 'no-such-task'"),
@@ -273,7 +273,7 @@ def test_a_bad_sweep_is_one_line_before_any_cell(case: str, tmp_path: Path, caps
     args, says = BAD_BENCH[case]
     assert main(["bench", "--tasks", "titanic", "--configs", "single-base", "--out", str(tmp_path / "sw"), *args]) == 2
     captured = capsys.readouterr()
-    assert says in one_error_line(captured.out) and not captured.err
+    assert says in one_error_line(captured.err) and not captured.out
     assert not (tmp_path / "sw").exists()
 
 
@@ -281,7 +281,7 @@ def test_a_bad_sweep_is_one_line_before_any_cell(case: str, tmp_path: Path, caps
 def test_bench_refuses_a_broken_task_folder(tiny_task: Path, tmp_path: Path, capsys) -> None:
     (tiny_task / "scripts" / "eval.py").unlink()
     assert main(["bench", "--tasks", str(tiny_task), "--out", str(tmp_path / "sw")]) == 2
-    line = one_error_line(capsys.readouterr().out)
+    line = one_error_line(capsys.readouterr().err)
     assert "task tiny-task: scripts/eval.py is missing" in line and "tasks check" in line
 
 
@@ -306,7 +306,7 @@ def test_tasks_check_names_the_broken_part(case: str, tiny_task: Path, capsys: p
 @pytest.mark.adversarial("task-config")
 def test_tasks_check_on_nothing(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     assert main(["tasks", "check", str(tmp_path / "nowhere")]) == 1
-    assert "no task folder" in one_error_line(capsys.readouterr().out)
+    assert "no task folder" in one_error_line(capsys.readouterr().err)
 
 
 def test_a_good_config_passes_the_checks(tiny_task: Path, tmp_path: Path) -> None:

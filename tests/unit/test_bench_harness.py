@@ -291,3 +291,28 @@ def test_parallel_cells_each_write_one_intact_line(tmp_path: Path, monkeypatch: 
     assert len(records) == len(runner.calls) == 12
     lines = (tmp_path / "sweep" / RESULTS_FILE).read_text().splitlines()
     assert len(lines) == 12 and len({json.loads(line)["key"] for line in lines}) == 12
+
+
+def test_the_tally_counts_cells_successes_and_time_left_across_a_resume(tmp_path: Path) -> None:
+    tallies: list[tuple[int, int, int]] = []
+    lines: list[str] = []
+
+    def seen(tally: Any) -> None:
+        tallies.append((tally.done, tally.total, tally.successes))
+
+    first = settings(tmp_path, configs=["single-base"])
+    Sweep(first, FakeRunner(success={"alpha/single-base/seed0"}), log=lines.append, on_cell=seen).run()
+    assert tallies == [(0, 2, 0), (1, 2, 1), (2, 2, 1)]
+    assert "| 1/2 cells done, 1 successes, 0 min elapsed, about 0 min left" in lines[1]
+    tallies.clear()
+    Sweep(settings(tmp_path), FakeRunner(), log=lines.append, on_cell=seen).run()  # two more cells, two kept
+    assert tallies[0] == (2, 4, 1) and tallies[-1] == (4, 4, 1)
+
+
+def test_a_sweep_without_a_terminal_logs_plain_lines(capsys: pytest.CaptureFixture[str]) -> None:
+    from budgetmlagent.bench_command import sweep_display
+
+    with sweep_display() as (log, on_cell):
+        log("[alpha/single-base/seed0] SUCCESS | 1/2 cells done")
+    assert on_cell is None  # no progress bar under pytest (no terminal)
+    assert capsys.readouterr().err == "[alpha/single-base/seed0] SUCCESS | 1/2 cells done\n"

@@ -103,11 +103,11 @@ def test_tasks_list_names_every_task(capsys: pytest.CaptureFixture[str]) -> None
 
 def test_bench_refuses_unknown_names_with_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["bench", "--tasks", "titanic", "--configs", "cascade+oracle", "--out", str(tmp_path)]) == 2
-    assert "unknown configuration 'cascade+oracle'" in capsys.readouterr().out
+    assert "unknown configuration 'cascade+oracle'" in capsys.readouterr().err
     assert main(["bench", "--tasks", "nope", "--out", str(tmp_path)]) == 2
-    assert "no task folder 'nope'" in capsys.readouterr().out
+    assert "no task folder 'nope'" in capsys.readouterr().err
     assert main(["bench", "--tasks", "titanic", "--preset", "huge", "--out", str(tmp_path)]) == 2
-    assert "unknown preset 'huge'" in capsys.readouterr().out
+    assert "unknown preset 'huge'" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize(

@@ -32,7 +32,7 @@ def test_run_flags_parse() -> None:
 
 def test_no_command_prints_help_and_fails(capsys: pytest.CaptureFixture[str]) -> None:
     assert main([]) == 2
-    assert "run" in capsys.readouterr().out
+    assert "run" in capsys.readouterr().err  # a usage error: help on stderr
 
 
 def test_run_on_a_missing_task_is_a_clean_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -13,6 +13,7 @@ from test_graph_edges import code, edit, plan
 
 from budgetmlagent.graph import Context, build_graph
 from budgetmlagent.runtime.durable import INTERRUPTED_TRACE, open_checkpointer, thread_config, trim_trace
+from budgetmlagent.runtime.llm import MODEL_CALL_STARTED
 from budgetmlagent.runtime.run_folder import read_trace
 from budgetmlagent.workspace.workspace import Workspace
 
@@ -164,7 +165,11 @@ def test_progress_is_streamed_live_as_custom_events(tiny_task: Path, tmp_path: P
         )
         if mode == "custom"
     ]
-    assert [e["type"] for e in events] == ["start", "step", "step", "step", "result"]
+    assert [e["type"] for e in events if e["type"] != MODEL_CALL_STARTED] == ["start", "step", "step", "step", "result"]
+    started = [e for e in events if e["type"] == MODEL_CALL_STARTED]
+    assert [e["role"] for e in started] == ["planner", "planner", "coder", "planner"]
+    assert started[0] == events[1]  # announced before the step it belongs to
+    events = [e for e in events if e["type"] != MODEL_CALL_STARTED]
     step = events[2]
     assert step["action"] == "Edit Script (AI)" and step["model"] == PRICED and step["cost_usd"] > 0
     assert events[-1]["success"] is True and events[-1]["score"] == 0.9
