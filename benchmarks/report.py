@@ -1,8 +1,10 @@
-"""Aggregating a sweep: success rate with spread, cost, tokens per model; tables, plots, report.md."""
+"""Aggregating a sweep: success rate with spread and Wilson interval, cost, tokens per model; tables (the paper's
+Table 2 among them), plots, report.md."""
 
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections import defaultdict
 from collections.abc import Sequence
@@ -16,6 +18,25 @@ REPORT_FILE = "report.md"
 SUCCESS_PLOT = "success_vs_cost.png"
 TASK_PLOT = "success_by_task.png"
 STEP_BUCKET = 3  # planner prompt tokens are reported per 3-step bucket
+
+
+def wilson_interval(successes: int, n: int, z: float = 1.96) -> tuple[float, float]:
+    """The Wilson score interval of a success rate (95 % at z=1.96), as fractions.
+
+    Wilson rather than the normal approximation: a handful of runs at 0 % or 100 % still gets an honest width, and
+    the bounds never leave [0, 1]. No runs says nothing: (0, 1)."""
+    if n <= 0:
+        return 0.0, 1.0
+    if not 0 <= successes <= n:
+        raise ValueError(f"{successes} successes out of {n} runs")
+    p = successes / n
+    z2 = z * z
+    centre = (p + z2 / (2 * n)) / (1 + z2 / n)
+    half = z * math.sqrt(p * (1 - p) / n + z2 / (4 * n * n)) / (1 + z2 / n)
+    # Exact at the ends, where rounding would leave a -1e-17 or a 0.9999999.
+    low = 0.0 if successes == 0 else max(0.0, centre - half)
+    high = 1.0 if successes == n else min(1.0, centre + half)
+    return low, high
 
 
 def short_model(spec: str) -> str:
@@ -42,14 +63,18 @@ def summarize(records: Sequence[dict[str, Any]]) -> dict[str, Any]:
         for model, count in _tokens(r).items():
             tokens[model] += count / len(records)
     improvements = [r["improvement"] for r in records if r.get("improvement") is not None]
+    successes = sum(bool(r.get("success")) for r in records)
     return {
         "runs": len(records),
+        "successes": successes,
         "success_rate": mean(bool(r.get("success")) for r in records) if records else 0.0,
         "success_spread": pstdev(seed_rates) if len(seed_rates) > 1 else None,
+        "success_ci": wilson_interval(successes, len(records)),
         "cost_usd": mean(float(r.get("cost_usd") or 0.0) for r in records) if records else 0.0,
         "tokens_per_model": dict(sorted(tokens.items())),
         "expert_calls": mean(float(r.get("expert_calls") or 0) for r in records) if records else 0.0,
         "escalations": mean(float(r.get("escalations") or 0) for r in records) if records else 0.0,
+        "llm_calls": mean(float(r.get("llm_calls") or 0) for r in records) if records else 0.0,
         "wall_time_s": mean(float(r.get("wall_time_s") or 0.0) for r in records) if records else 0.0,
         "median_improvement": median(improvements) if improvements else None,
         # MLAgentBench's rule (score the last state), for runs that ended on a restored best version
@@ -112,20 +137,59 @@ def _tokens_text(tokens: dict[str, float]) -> str:
     return ", ".join(f"{short_model(m)} {t / 1000:.1f}k" for m, t in tokens.items()) or "-"
 
 
+def _ci(summary: dict[str, Any]) -> tuple[float, float]:
+    """The summary's Wilson interval; summaries made before it existed (an old summary.json) get it here."""
+    if "success_ci" in summary:
+        low, high = summary["success_ci"]
+        return float(low), float(high)
+    runs = int(summary.get("runs") or 0)
+    return wilson_interval(round(float(summary.get("success_rate") or 0.0) * runs), runs)
+
+
+def _ci_text(summary: dict[str, Any]) -> str:
+    low, high = _ci(summary)
+    return f"{low:.0%}-{high:.0%}"
+
+
 def config_table(agg: dict[str, Any]) -> str:
+    # The interval comes after the columns readers (and tests) already match on, so old rows keep their prefix.
     lines = [
-        "| configuration | runs | success | spread | last-state success | cost/run | tokens/run by model "
-        "| expert calls | escalations | wall time | no score |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "| configuration | runs | success | spread | last-state success | success 95% CI | cost/run "
+        "| tokens/run by model | expert calls | escalations | wall time | no score |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for c in agg["configs"]:
         s = agg["per_config"][c]
         spread = "-" if s["success_spread"] is None else f"±{s['success_spread']:.0%}"
         lines.append(
             f"| {c} | {s['runs']} | {_pct(s['success_rate'])} | {spread} | {_pct(s['last_state_success_rate'])} | "
-            f"${s['cost_usd']:.4f} | "
+            f"{_ci_text(s)} | ${s['cost_usd']:.4f} | "
             f"{_tokens_text(s['tokens_per_model'])} | {s['expert_calls']:.1f} | {s['escalations']:.1f} | "
             f"{s['wall_time_s'] / 60:.1f} min | {s['no_score']} |"
+        )
+    return "\n".join(lines)
+
+
+def table2(agg: dict[str, Any]) -> str:
+    """The BudgetMLAgent paper's Table 2 for this sweep: per configuration, success rate with its 95 % interval,
+    average cost per run, and what the cascade is meant to trade: tokens of the cheapest and of the strongest model,
+    expert calls and model calls per run. With a single model, cheapest and strongest are the same one."""
+    lines = [
+        "| configuration | runs | success rate % (95% CI) | avg cost/run ($) | cheapest-model tokens/run "
+        "| strongest-model tokens/run | expert calls/run | LLM calls/run |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for c in agg["configs"]:
+        s = agg["per_config"][c]
+        low, high = _ci(s)
+        tokens = s.get("tokens_per_model") or {}
+        cheap = f"{_low_tokens(tokens) / 1000:.1f}k" if tokens else "-"
+        top = f"{_top_tokens(tokens) / 1000:.1f}k" if tokens else "-"
+        calls = s.get("llm_calls")
+        lines.append(
+            f"| {c} | {s['runs']} | {s['success_rate'] * 100:.1f} ({low * 100:.1f}-{high * 100:.1f}) | "
+            f"{s['cost_usd']:.4f} | {cheap} | {top} | {s.get('expert_calls', 0.0):.2f} | "
+            f"{'-' if calls is None else f'{calls:.1f}'} |"
         )
     return "\n".join(lines)
 
@@ -161,12 +225,13 @@ def plot(agg: dict[str, Any], out: Path) -> list[str]:
         s = per_config[c]
         # Local models cost $0: then the x axis shows the strongest model's tokens, the scarce resource.
         x = s["cost_usd"] if priced else _top_tokens(s["tokens_per_model"]) / 1000
-        ax.scatter([x], [s["success_rate"] * 100], s=60)
-        ax.annotate(c, (x, s["success_rate"] * 100), textcoords="offset points", xytext=(5, 5), fontsize=8)
+        y = s["success_rate"] * 100
+        ax.errorbar([x], [y], yerr=_yerr([s]), fmt="o", markersize=7, capsize=4)
+        ax.annotate(c, (x, y), textcoords="offset points", xytext=(5, 5), fontsize=8)
     ax.set_xlabel("mean cost per run (USD)" if priced else "strongest model's tokens per run (thousands)")
     ax.set_ylabel("success rate (%)")
     ax.set_ylim(-5, 105)
-    ax.set_title("Success vs cost per configuration")
+    ax.set_title("Success vs cost per configuration (95% Wilson intervals)")
     ax.grid(alpha=0.3)
     fig.tight_layout()
     fig.savefig(out / SUCCESS_PLOT, dpi=110)
@@ -176,18 +241,39 @@ def plot(agg: dict[str, Any], out: Path) -> list[str]:
     width = 0.8 / max(1, len(configs))
     fig, ax = plt.subplots(figsize=(max(6, 1.2 * len(tasks) + 2), 4))
     for i, c in enumerate(configs):
-        rates = [agg["per_task"][t].get(c, {}).get("success_rate", 0.0) * 100 for t in tasks]
-        ax.bar([k + i * width for k in range(len(tasks))], rates, width=width, label=c)
+        cells = [agg["per_task"][t].get(c) for t in tasks]
+        rates = [cell["success_rate"] * 100 if cell else 0.0 for cell in cells]
+        # A missing cell gets no bar and no whisker rather than a [0, 100] one.
+        yerr = _yerr([cell or {"runs": 0, "success_rate": 0.0, "success_ci": (0.0, 0.0)} for cell in cells])
+        ax.bar([k + i * width for k in range(len(tasks))], rates, width=width, label=c, yerr=yerr, capsize=2)
     ax.set_xticks([k + width * (len(configs) - 1) / 2 for k in range(len(tasks))])
     ax.set_xticklabels(tasks, rotation=30, ha="right", fontsize=8)
     ax.set_ylabel("success rate (%)")
     ax.set_ylim(0, 105)
-    ax.set_title("Success per task")
+    ax.set_title("Success per task (95% Wilson intervals)")
     ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(out / TASK_PLOT, dpi=110)
     plt.close(fig)
     return [SUCCESS_PLOT, TASK_PLOT]
+
+
+def _yerr(summaries: Sequence[dict[str, Any]]) -> list[list[float]]:
+    """Matplotlib's asymmetric error bars, in percent: distances from each rate down to and up to its interval."""
+    below, above = [], []
+    for s in summaries:
+        low, high = _ci(s)
+        rate = s["success_rate"]
+        below.append(max(0.0, rate - low) * 100)
+        above.append(max(0.0, high - rate) * 100)
+    return [below, above]
+
+
+def _low_tokens(tokens: dict[str, float]) -> float:
+    """Tokens of the smallest model by its size hint (the cascade's cheap tier)."""
+    if not tokens:
+        return 0.0
+    return tokens[min(tokens, key=_size_hint)]
 
 
 def _top_tokens(tokens: dict[str, float]) -> float:
@@ -243,6 +329,14 @@ def render_markdown(
         "Success = the final workspace beats the task's baseline by more than 10 % in the metric's direction "
         "(hidden test score). Spread = standard deviation of the success rate over seeds. Last-state success "
         "scores the workspace as the agent left it (MLAgentBench's rule) rather than its best validated version.",
+        "",
+        "## Table 2: success and cost per configuration",
+        "",
+        table2(agg),
+        "",
+        "As in the BudgetMLAgent paper's Table 2 (Gandhi et al., 2024): success rate over all runs of a "
+        "configuration with its 95 % Wilson interval, and the average cost of a run. Local models cost $0, so "
+        "the tokens of the cheapest and the strongest model and the expert calls per run show what was spent.",
         "",
         "## Per task: success rate (median improvement)",
         "",

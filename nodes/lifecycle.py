@@ -15,6 +15,7 @@ from budgetmlagent.runtime.context import Context
 from budgetmlagent.runtime.durable import INTERRUPTED_TRACE
 from budgetmlagent.runtime.measure import BEST_DIR, LAST_RUN_DIR
 from budgetmlagent.runtime.run_folder import append_trace, emit, read_trace, render_report, write_json
+from budgetmlagent.runtime.run_plot import plot_section
 from budgetmlagent.runtime.state import BestSoFar, State, TaskInfo
 from budgetmlagent.runtime.steps import STEP_RESET, current_step
 
@@ -166,7 +167,8 @@ def evaluate(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     }
     run_dir = Path(state["run_dir"])
     write_json(run_dir / "result.json", result)
-    (run_dir / "report.md").write_text(render_report(result, steps), encoding="utf-8")
+    report = render_report(result, steps) + plot_section(run_dir, state, steps)  # run.png, or why not
+    (run_dir / "report.md").write_text(report, encoding="utf-8")
     emit(runtime, str(run_dir), {"type": "result", **result})
     return update | {"status": status, "result": result}
 

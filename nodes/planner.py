@@ -85,7 +85,8 @@ def planner(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
         HumanMessage(situation_prompt(state, ctx)),
     ]
     retry = bool(state.get("planner_error"))
-    outcome = call_structured(state, ctx, "planner", planner_reply_model(actions), messages, retry=retry)
+    reply_model = planner_reply_model(actions, ctx.planner_reply)
+    outcome = call_structured(state, ctx, "planner", reply_model, messages, retry=retry)
     failures = dict(state.get("failures", {}))
     update: dict[str, Any] = dict(outcome.update)
     reply = outcome.parsed
@@ -181,7 +182,8 @@ def system_prompt(state: State, actions: tuple[str, ...], ctx: Context | None = 
     briefing = None
     if ctx is not None and ctx.use_briefing:
         briefing = grounded_context(workspace_of(state), detailed=True)
-    return words.system_prompt(task["problem"], task["metric"], task["direction"], briefing, actions)
+    reply_format = ctx.planner_reply if ctx is not None else "short"
+    return words.system_prompt(task["problem"], task["metric"], task["direction"], briefing, actions, reply_format)
 
 
 def situation_prompt(state: State, ctx: Context) -> str:

@@ -15,7 +15,14 @@ from budgetmlagent.workspace.actions import render_tool_descriptions
 # -- the fixed part ------------------------------------------------------------------------------------------------
 
 
-def system_prompt(problem: str, metric: str, direction: str, briefing: str | None, actions: Sequence[str]) -> str:
+def system_prompt(
+    problem: str,
+    metric: str,
+    direction: str,
+    briefing: str | None,
+    actions: Sequence[str],
+    reply_format: str = "short",
+) -> str:
     """Persona, research problem, what success means, the data briefing (None: not shown), the actions, the format."""
     better = "higher" if direction == "higher" else "lower"
     return "\n\n".join(
@@ -26,7 +33,7 @@ def system_prompt(problem: str, metric: str, direction: str, briefing: str | Non
             f"({better} is better) than the baseline script's.",
             *([briefing] if briefing is not None else []),
             "Actions you can use (name and JSON input):\n" + render_tool_descriptions(list(actions)),
-            profiles.PLANNER_FORMAT,
+            profiles.PLANNER_FORMAT_SHORT if reply_format == "short" else profiles.PLANNER_FORMAT,
         ]
     )
 

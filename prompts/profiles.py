@@ -48,3 +48,8 @@ PLANNER_FORMAT = """Reply with one JSON object with these fields, in this order:
 - "fact_check": which statements above were confirmed by an observation.
 - "thought": what you do now and why.
 - "action": {"name": <one action name>, "input": <that action's input object>}."""
+
+PLANNER_FORMAT_SHORT = """Reply with one JSON object with these fields, in this order:
+- "research_plan_and_status": the plan and what is done so far, with measured numbers (brief).
+- "thought": what you do now and why, in one sentence.
+- "action": {"name": <one action name>, "input": <that action's input object>}."""

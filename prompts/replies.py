@@ -35,10 +35,24 @@ def _strict_input(name: str, model: type[BaseModel]) -> type[BaseModel]:
     return strict
 
 
+class ShortPlannerReply(BaseModel):
+    """The short reply's base: the full format's reflection and fact check are not asked for (no schema field,
+    so the grammar makes the model write none of them), and read as empty."""
+
+    @property
+    def reflection(self) -> str:
+        return ""
+
+    @property
+    def fact_check(self) -> str:
+        return ""
+
+
 @cache
-def planner_reply_model(actions: tuple[str, ...]) -> type[BaseModel]:
+def planner_reply_model(actions: tuple[str, ...], reply_format: str = "short") -> type[BaseModel]:
     """The planner's reply over the given action list: each action carries its own input schema, so
-    the grammar only admits known actions with well-formed inputs."""
+    the grammar only admits known actions with well-formed inputs. `short` (plan, thought, action) is about a
+    third of `full`'s tokens (MLAgentBench's reflection, plan, fact check, thought, action)."""
     variants = []
     for name in actions:
         slug = "".join(ch for ch in name.title() if ch.isalnum())
@@ -54,6 +68,14 @@ def planner_reply_model(actions: tuple[str, ...]) -> type[BaseModel]:
         if len(variants) > 1
         else variants[0]
     )
+    if reply_format == "short":
+        return create_model(
+            "PlannerReply",
+            __base__=ShortPlannerReply,
+            research_plan_and_status=(str, _text(250, "Plan and progress so far, with measured numbers.")),
+            thought=(str, _text(200, "What to do now and why, in one sentence.")),
+            action=(action_type, ...),
+        )
     return create_model(
         "PlannerReply",
         reflection=(str, _text(250, "What the last observation means.")),

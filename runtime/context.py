@@ -11,7 +11,7 @@ from dataclasses import dataclass, field, fields
 from functools import cache
 from pathlib import Path
 from types import UnionType
-from typing import Annotated, Any, Union, get_args, get_origin, get_type_hints
+from typing import Annotated, Any, Literal, Union, get_args, get_origin, get_type_hints
 
 from pydantic import Field as PydanticField
 
@@ -62,6 +62,13 @@ class Context:
         default=5, metadata={"description": "l: expensive calls (expert + top-tier escalations) per run."}
     )
     max_steps: int = field(default=30, metadata={"description": "Step cap (actions) per run."})
+    planner_reply: Literal["short", "full"] = field(
+        default="short",
+        metadata={
+            "description": "The planner's reply format: `short` (plan, thought, action: about a third of the tokens) "
+            "or `full` (MLAgentBench's reflection, plan, fact check, thought, action)."
+        },
+    )
     target_improvement: float = field(
         default=0.0,
         metadata={
@@ -366,6 +373,10 @@ def settings_problems(ctx: Context) -> list[str]:
     ]
     if not ctx.tries_per_tier or min(ctx.tries_per_tier) < 1:
         problems.append(f"tries_per_tier={ctx.tries_per_tier}: must list one or more counts, each 1 or more")
+    if ctx.planner_reply not in ("short", "full"):
+        problems.append(f"planner_reply={ctx.planner_reply}: must be short or full")
+    if not (math.isfinite(ctx.target_improvement) and ctx.target_improvement >= 0):
+        problems.append(f"target_improvement={ctx.target_improvement}: must be 0 (off) or a fraction above 0")
     for name in ("planner_models", "coder_models", "debugger_models"):
         if getattr(ctx, name) == []:
             problems.append(f"{name}=[]: name one model spec or more, or none for the preset's")

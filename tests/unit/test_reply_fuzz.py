@@ -28,7 +28,8 @@ from budgetmlagent.runtime.run_folder import read_trace
 from budgetmlagent.workspace.actions import PLANNER_ACTIONS
 
 PLANNER = planner_reply_model(PLANNER_ACTIONS)
-LIST = plan("List Files", dir_path=".")
+# Only the fields the default (short) reply format asks for: an over-long field it does not have is ignored.
+LIST = {key: value for key, value in plan("List Files", dir_path=".").items() if key in PLANNER.model_fields}
 VALID: dict[str, dict[str, Any]] = {
     "PlannerReply": LIST,
     "CodeReply": code("print('hi')\n"),

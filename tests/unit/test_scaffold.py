@@ -90,7 +90,7 @@ def test_final_answer_needs_a_measured_improvement(measured_task: Path, tmp_path
 
 
 def test_a_claim_no_measurement_backs_is_an_invalid_reply(measured_task: Path, tmp_path: Path) -> None:
-    boast = LIST | {"reflection": "The accuracy improved to 0.97 with my change."}
+    boast = LIST | {"thought": "The accuracy improved to 0.97 with my change."}
     state, models = run_graph(measured_task, tmp_path, {BASE: [boast, boast, boast], TOP: [LIST]}, max_steps=1)
     rejected = [r for r in read_trace(Path(state["result"]["run_dir"])) if r["type"] == "rejected"]
     assert len(rejected) == 3 and "claims progress ('improved')" in rejected[0]["error"]
@@ -294,7 +294,7 @@ def test_a_code_reply_is_capped_by_the_size_of_the_script() -> None:
 
 
 def test_a_rejected_planner_reply_is_resampled_hotter(measured_task: Path, tmp_path: Path) -> None:
-    boast = LIST | {"reflection": "The accuracy improved."}
+    boast = LIST | {"thought": "The accuracy improved."}
     state, models = run_graph(
         measured_task, tmp_path, {BASE: [boast, LIST, plan("List Files", dir_path="./")]}, max_steps=2
     )
