@@ -405,7 +405,9 @@ def merge_fragment(original: str, fragment: str) -> str | None:
     where the whole script was asked for. Each assignment in the fragment replaces the original's next assignment
     to the same names; the original's other assignments to those names go (a stale `medians = train[...].median()`
     would meet the new text columns); new imports go to the top; other new lines go just before the next replaced
-    line, or after the last one. Statements the original already has word for word are kept once."""
+    line, or after the last one. Statements the original already has word for word are kept once. New lines that
+    read a name the original (re)binds at or after their place go just after that binding instead: a recipe's
+    `train["id_mean"] = ...` placed above `train = pd.read_csv(...)` would be wiped by the read."""
     try:
         old_tree, new_tree = ast.parse(original), ast.parse(fragment)
     except SyntaxError:
@@ -418,8 +420,10 @@ def merge_fragment(original: str, fragment: str) -> str | None:
     imports = [s for s in new_tree.body if isinstance(s, ast.Import | ast.ImportFrom) and ast.unparse(s) not in known]
     replaced: dict[int, str] = {}  # original statement index -> its new source
     before: dict[int, list[str]] = {}  # original statement index -> new lines to put before it
+    after: dict[int, list[str]] = {}  # original statement index -> new lines to put after it
     dropped: set[int] = set()
     pending: list[str] = []
+    pending_stmts: list[ast.stmt] = []
     cursor = 0
     for stmt in new_tree.body:
         if stmt in imports or ast.unparse(stmt) in known:
@@ -428,9 +432,14 @@ def merge_fragment(original: str, fragment: str) -> str | None:
         match = next((i for i in range(cursor, len(old)) if names and _assigned(old[i]) == names), None)
         if match is None:
             pending.append(text[id(stmt)])
+            pending_stmts.append(stmt)
             continue
-        before.setdefault(match, []).extend(pending)
-        pending = []
+        late = _last_binding_of_inputs(old, pending_stmts, match)
+        if late is None:
+            before.setdefault(match, []).extend(pending)
+        else:
+            after.setdefault(late, []).extend(pending)
+        pending, pending_stmts = [], []
         replaced[match] = text[id(stmt)]
         cursor = match + 1
     if not replaced and not imports:
@@ -451,6 +460,7 @@ def merge_fragment(original: str, fragment: str) -> str | None:
             out.append(replaced[i])
         elif i not in dropped:
             out.extend(lines[start:end])
+        out.extend(after.get(i, []))
         if i == cursor - 1:
             out.extend(pending)
     out.extend(lines[position:])
@@ -460,6 +470,18 @@ def merge_fragment(original: str, fragment: str) -> str | None:
     except SyntaxError:
         return None
     return merged
+
+
+def _last_binding_of_inputs(old: list[ast.stmt], new: list[ast.stmt], anchor: int) -> int | None:
+    """The last original statement at or after `anchor` that binds a name the new lines read before binding it
+    themselves (their inputs), or None when every input is bound before `anchor`."""
+    bound: set[str] = set()
+    inputs: set[str] = set()
+    for stmt in new:
+        inputs |= _loaded_by(stmt) - bound
+        bound |= _bound_by(stmt)
+    late = [i for i in range(anchor, len(old)) if _bound_by(old[i]) & inputs]
+    return max(late) if late else None
 
 
 def _span(stmt: ast.stmt) -> tuple[int, int]:

@@ -471,3 +471,33 @@ def test_a_rewrite_that_drops_the_lines_writing_the_output_files_gets_them_back(
     assert repaired.index("model.fit") < repaired.index("preds = model.predict") < repaired.index("to_csv(")
     kept, again = repair_reply(SKELETON_TAIL, SKELETON_TAIL.replace("Ridge()", "Ridge(alpha=2.0)"))
     assert not any("dropped the lines" in note for note in again) and kept.count("to_csv") == 1
+
+
+def test_merged_lines_that_read_a_frame_go_after_the_frame_is_read() -> None:
+    """A fragment anchored above the data read (its list constant comes first) must not be wiped by that read."""
+    from budgetmlagent.scaffold.script_repair import merge_fragment
+
+    script = (
+        "import pandas as pd\n"
+        "cols = ['size']\n"
+        "\n"
+        "def score(frame):\n"
+        "    return frame['price'].mean()\n"
+        "\n"
+        "houses = pd.read_parquet('data/houses.parquet')\n"
+        "holdout = pd.read_parquet('data/holdout.parquet')\n"
+        "print(score(houses[cols + ['price']]), len(holdout))\n"
+    )
+    fragment = (
+        "city_mean = houses.groupby('city')['price'].mean()\n"
+        "houses['city_price'] = houses['city'].map(city_mean)\n"
+        "holdout['city_price'] = holdout['city'].map(city_mean)\n"
+        "cols = ['size', 'city_price']\n"
+    )
+    merged = merge_fragment(script, fragment)
+    assert merged is not None
+    lines = merged.splitlines()
+    assert lines.index("cols = ['size', 'city_price']") < lines.index("houses = pd.read_parquet('data/houses.parquet')")
+    read_holdout = lines.index("holdout = pd.read_parquet('data/holdout.parquet')")
+    assert lines.index("city_mean = houses.groupby('city')['price'].mean()") == read_holdout + 1
+    assert merged.count("read_parquet") == 2
