@@ -406,8 +406,8 @@ def merge_fragment(original: str, fragment: str) -> str | None:
     to the same names; the original's other assignments to those names go (a stale `medians = train[...].median()`
     would meet the new text columns); new imports go to the top; other new lines go just before the next replaced
     line, or after the last one. Statements the original already has word for word are kept once. New lines that
-    read a name the original (re)binds at or after their place go just after that binding instead: a recipe's
-    `train["id_mean"] = ...` placed above `train = pd.read_csv(...)` would be wiped by the read."""
+    read a name the original (re)binds at or after their place (in either case) go just after that binding
+    instead: a recipe's `train["id_mean"] = ...` placed above `train = pd.read_csv(...)` would be wiped by the read."""
     try:
         old_tree, new_tree = ast.parse(original), ast.parse(fragment)
     except SyntaxError:
@@ -422,8 +422,7 @@ def merge_fragment(original: str, fragment: str) -> str | None:
     before: dict[int, list[str]] = {}  # original statement index -> new lines to put before it
     after: dict[int, list[str]] = {}  # original statement index -> new lines to put after it
     dropped: set[int] = set()
-    pending: list[str] = []
-    pending_stmts: list[ast.stmt] = []
+    pending: list[ast.stmt] = []  # new lines waiting for the next replaced one
     cursor = 0
     for stmt in new_tree.body:
         if stmt in imports or ast.unparse(stmt) in known:
@@ -431,19 +430,21 @@ def merge_fragment(original: str, fragment: str) -> str | None:
         names = _assigned(stmt)
         match = next((i for i in range(cursor, len(old)) if names and _assigned(old[i]) == names), None)
         if match is None:
-            pending.append(text[id(stmt)])
-            pending_stmts.append(stmt)
+            pending.append(stmt)
             continue
-        late = _last_binding_of_inputs(old, pending_stmts, match)
+        late = _last_binding_of_inputs(old, pending, match)
         if late is None:
-            before.setdefault(match, []).extend(pending)
+            before.setdefault(match, []).extend(text[id(s)] for s in pending)
         else:
-            after.setdefault(late, []).extend(pending)
-        pending, pending_stmts = [], []
+            after.setdefault(late, []).extend(text[id(s)] for s in pending)
+        pending = []
         replaced[match] = text[id(stmt)]
         cursor = match + 1
     if not replaced and not imports:
         return None  # nothing to anchor the fragment to
+    if pending and cursor:  # lines after the last replaced one go after it, or after the binding they read
+        late = _last_binding_of_inputs(old, pending, cursor)
+        after.setdefault(cursor - 1 if late is None else late, []).extend(text[id(s)] for s in pending)
     fragment_names = set().union(*(_assigned(s) for s in new_tree.body))
     for i, stmt in enumerate(old):
         if i not in replaced and _assigned(stmt) and _assigned(stmt) <= fragment_names and i < cursor:
@@ -461,8 +462,6 @@ def merge_fragment(original: str, fragment: str) -> str | None:
         elif i not in dropped:
             out.extend(lines[start:end])
         out.extend(after.get(i, []))
-        if i == cursor - 1:
-            out.extend(pending)
     out.extend(lines[position:])
     merged = "\n".join(out) + "\n"
     try:

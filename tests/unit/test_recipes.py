@@ -501,3 +501,19 @@ def test_merged_lines_that_read_a_frame_go_after_the_frame_is_read() -> None:
     read_holdout = lines.index("holdout = pd.read_parquet('data/holdout.parquet')")
     assert lines.index("city_mean = houses.groupby('city')['price'].mean()") == read_holdout + 1
     assert merged.count("read_parquet") == 2
+
+
+def test_merged_lines_after_the_last_replaced_one_also_wait_for_the_frame_they_read() -> None:
+    """The same rule for new lines that follow the fragment's last replaced assignment."""
+    from budgetmlagent.scaffold.script_repair import merge_fragment
+
+    script = (
+        "import pandas as pd\ncols = ['size']\nhouses = pd.read_parquet('data/houses.parquet')\nprint(houses[cols])\n"
+    )
+    fragment = "cols = ['size', 'rooms2']\nhouses['rooms2'] = houses['rooms'] ** 2\n"
+    merged = merge_fragment(script, fragment)
+    assert merged is not None
+    lines = merged.splitlines()
+    read = lines.index("houses = pd.read_parquet('data/houses.parquet')")
+    assert lines.index("houses['rooms2'] = houses['rooms'] ** 2") == read + 1
+    assert lines.index("cols = ['size', 'rooms2']") < read
