@@ -223,7 +223,7 @@ def situation_prompt(state: State, ctx: Context) -> str:
     if offered:
         parts.append(words.ready_changes(main, offered))
     if steps:
-        parts.append(words.last_steps(steps[-RECENT_STEPS:]))
+        parts.append(words.last_steps(steps[-RECENT_STEPS:], script if listed else None))
     else:
         parts.append(words.first_step(listed, bool(offered)))
     if state.get("planner_error"):

@@ -10,11 +10,41 @@ from typing import Any
 RECENT_OBSERVATION_CHARS = 2500
 OLDER_OBSERVATION_CHARS = 400
 SCAFFOLD_MODEL = "scaffold"  # the "model" of a step the scaffold takes itself, without a planner call
+DIFF_SHOWN_ABOVE = "(diff left out: every line it adds is in the script listed above)"
+_DIFF_LINE_STARTS = (" ", "+", "-", "@@", "\\", "... [")
 
 
-def render_step(step: Mapping[str, Any], max_chars: int) -> str:
-    """One past step: its action and input, whether it failed, the thought, and the observation cut in the middle."""
+def without_shown_diffs(observation: str, listing: str) -> str:
+    """`observation` with each unified diff whose added lines all appear in `listing` (the script as shown now)
+    replaced by a one-line note: such a diff repeats the listing (about 2,000 of the planner's 4,700 situation
+    characters in the demo). A diff with a line the script no longer holds (a reverted or later-changed edit) stays:
+    it is the only view of what that step wrote."""
+    lines = observation.splitlines()
+    out: list[str] = []
+    i = 0
+    while i < len(lines):
+        if not (lines[i].startswith("--- ") and i + 1 < len(lines) and lines[i + 1].startswith("+++ ")):
+            out.append(lines[i])
+            i += 1
+            continue
+        end = i + 2
+        while end < len(lines) and lines[end].startswith(_DIFF_LINE_STARTS):
+            # a diff cut in the middle resumes mid-line after its marker: that line belongs to the diff
+            end += 2 if lines[end].startswith("... [") else 1
+        end = min(end, len(lines))
+        added = [line[1:].strip() for line in lines[i + 2 : end] if line.startswith("+")]
+        shown = all(line in listing for line in added if line)
+        out.extend([DIFF_SHOWN_ABOVE] if shown else lines[i:end])
+        i = end
+    return "\n".join(out)
+
+
+def render_step(step: Mapping[str, Any], max_chars: int, listing: str | None = None) -> str:
+    """One past step: its action and input, whether it failed, the thought, and the observation cut in the middle;
+    with `listing` (the script's current text, shown in the same prompt), diffs it already shows are left out."""
     observation = step["observation"]
+    if listing is not None:
+        observation = without_shown_diffs(observation, listing)
     if len(observation) > max_chars:
         observation = observation[: max_chars // 2] + "\n[...]\n" + observation[-max_chars // 2 :]
     status = "" if step["ok"] else " (failed)"

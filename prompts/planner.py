@@ -149,10 +149,12 @@ def tried_outcome(ok: bool, observation: str, measured: float | None, best: bool
     return f"validation {metric} {measured:.6g}" + (", the best so far" if best else "")
 
 
-def last_steps(recent: Sequence[Mapping[str, Any]]) -> str:
-    """The most recent steps verbatim: the last one's observation at length, the others' in brief."""
+def last_steps(recent: Sequence[Mapping[str, Any]], listing: str | None = None) -> str:
+    """The most recent steps verbatim: the last one's observation at length, the others' in brief; with `listing`
+    (the script shown above), without the diffs it repeats."""
     rendered = [
-        render_step(s, RECENT_OBSERVATION_CHARS if s is recent[-1] else OLDER_OBSERVATION_CHARS) for s in recent
+        render_step(s, RECENT_OBSERVATION_CHARS if s is recent[-1] else OLDER_OBSERVATION_CHARS, listing)
+        for s in recent
     ]
     return "Your last steps:\n" + "\n\n".join(rendered)
 

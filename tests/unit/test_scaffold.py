@@ -596,3 +596,16 @@ def test_a_one_word_edit_instruction_is_an_invalid_reply(measured_task: Path, tm
     replies = {BASE: [edit("Add,"), code(IMPROVED_TRAIN)]}
     state, _ = run_graph(measured_task, tmp_path / "off", replies, max_steps=1, use_validity_checks=False)
     assert state["edits_made"] == 1  # the ablation lets it through
+
+
+def test_the_planner_sees_no_diff_the_script_listing_already_shows(measured_task: Path, tmp_path: Path) -> None:
+    # The kept edit's diff repeats the listing; the reverted edit's diff is the only view of what it wrote.
+    replies = {
+        BASE: [edit("make it better"), code(IMPROVED_TRAIN), edit("make it worse"), code(scored(0.7)), REVERT, LIST]
+    }
+    _, models = run_graph(measured_task, tmp_path, replies, max_steps=4)
+    planner_calls = [c for c in models.calls(BASE) if c["schema"]["title"] != "CodeReply"]
+    after_kept, after_revert = planner_calls[1]["messages"][-1].content, planner_calls[3]["messages"][-1].content
+    assert "+score = 0.9" not in after_kept and "diff left out" in after_kept
+    assert "+score = 0.7" in after_revert  # step 2's edit is no longer in the script: its diff stays
+    assert "+score = 0.9" not in after_revert
