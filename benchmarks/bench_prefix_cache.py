@@ -2,21 +2,25 @@
 
 Each repetition uses a fresh prefix (cold: every token computed), then the same prefix with another
 question (warm: only the new tokens computed). Requests go straight to the managed server so the
-numbers are llama.cpp's own, without client overhead. Usage:
+numbers are llama.cpp's own, without client overhead. With --interleave, two roles' prompts (a planner's and a
+coder's, each with its own prefix) alternate on one server, as they do when the cascade sends both to the 1.5B;
+--slots sets the server's parallel slots (and n_ctx, 4096 per slot) to compare one slot with two. Usage:
 
     .venv/bin/python benchmarks/bench_prefix_cache.py [--model qwen2.5-coder-0.5b] [--reps 3]
+    .venv/bin/python benchmarks/bench_prefix_cache.py --interleave --slots 1   # then --slots 2
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import statistics
 import sys
 import time
 from typing import Any
 
-from budgetmlagent.providers.catalogue import DEFAULT_LOCAL_MODEL
+from budgetmlagent.providers.catalogue import DEFAULT_LOCAL_MODEL, ensure_model, get_model
 from budgetmlagent.providers.local_server import LocalServer, get_server, stop_all
 
 
@@ -62,27 +66,43 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--columns", type=int, default=60, help="prefix size: ~30 tokens per column (60 = ~1.8k)")
     ap.add_argument("--max-tokens", type=int, default=16)
     ap.add_argument("--json", action="store_true", help="also print the raw measurements as JSON")
+    ap.add_argument("--interleave", action="store_true", help="two roles' prompts alternate: A, B, A again, B again")
+    ap.add_argument("--slots", type=int, default=None, help="the server's n_parallel (default: the catalogue's)")
     args = ap.parse_args(argv)
 
     t0 = time.perf_counter()
-    server = get_server(args.model, threads=args.threads)
+    if args.slots is None:
+        server = get_server(args.model, threads=args.threads)
+    else:
+        settings = dataclasses.replace(get_model(args.model).server, n_parallel=args.slots, n_ctx=4096 * args.slots)
+        path = ensure_model(args.model, install=False)
+        server = LocalServer(args.model, path, threads=args.threads, settings=settings)
+        server.start()
     load_s = time.perf_counter() - t0
     timed_call(server, "warm-up", "Say OK.", 2)  # first-request allocations are not part of either number
     cold, warm = [], []
     try:
         for rep in range(args.reps):
             prefix = make_prefix(rep, args.columns)
+            if not args.interleave:
+                cold.append(timed_call(server, prefix, "Which column has the largest mean?", args.max_tokens))
+                warm.append(timed_call(server, prefix, "Which column misses most values?", args.max_tokens))
+                continue
+            other = "You are the coder. Rewrite the script below.\n" + make_prefix(rep + 1000, args.columns)
             cold.append(timed_call(server, prefix, "Which column has the largest mean?", args.max_tokens))
+            cold.append(timed_call(server, other, "Which column has the largest mean?", args.max_tokens))
             warm.append(timed_call(server, prefix, "Which column misses most values?", args.max_tokens))
+            warm.append(timed_call(server, other, "Which column misses most values?", args.max_tokens))
     finally:
+        server.stop()
         stop_all()
 
     def med(runs: list[dict[str, Any]], key: str) -> float:
         return statistics.median(r[key] for r in runs)
 
     print(
-        f"model {args.model}, threads {server.threads}, load {load_s:.1f} s, "
-        f"median of {args.reps}, max_tokens {args.max_tokens}"
+        f"model {args.model}, threads {server.threads}, slots {server.settings.n_parallel}, load {load_s:.1f} s, "
+        f"median of {len(cold)}, max_tokens {args.max_tokens}{', two roles interleaved' if args.interleave else ''}"
     )
     print(
         f"{'':6} {'prompt tok':>10} {'computed':>9} {'cached':>7} {'seconds':>8} {'prompt tok/s':>13} "
