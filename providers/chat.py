@@ -57,8 +57,10 @@ def load_chat_model(
     timeout_s: float = 120.0,
     max_retries: int = 1,
     threads: int | None = None,
+    deadline_s: float | None = None,
 ) -> BaseChatModel:
     """Chat model for a spec, with output tokens, timeout and retries (after the first try) set explicitly.
+    `deadline_s` bounds the whole call, the local floor below and retries included (the run's wall clock).
 
     `local:<name>` checks the model file (never downloads it) and starts the managed llama.cpp server.
     A missing API key raises ProviderAuthError naming the environment variable.
@@ -67,6 +69,8 @@ def load_chat_model(
         raise ValueError(f"max_retries must be >= 0, got {max_retries}")  # Google would read 0 attempts as 5
     s = parse_spec(spec)
     metadata = {LABEL_KEY: s.label}
+    if deadline_s is not None and deadline_s < timeout_s * (max_retries + 1):  # retries would outlive it
+        timeout_s, max_retries = min(timeout_s, deadline_s), 0
     if s.provider == "google_genai":
         key = _api_key("google_genai")
         if key is None:
@@ -102,6 +106,8 @@ def load_chat_model(
         key = _api_key("openai")
         if key is None:
             raise ProviderAuthError(f"{s.label}: set OPENAI_API_KEY to use OpenAI models", model=s.label)
+    if deadline_s is not None:
+        timeout_s = min(timeout_s, deadline_s)
     kwargs: dict[str, Any] = {}
     if not (s.provider == "openai" and _NO_TEMPERATURE.match(s.model)):
         kwargs["temperature"] = temperature

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import time
-
 from budgetmlagent.runtime.context import Context
-from budgetmlagent.runtime.llm import BUDGET_REFUSED, spent_usd
+from budgetmlagent.runtime.llm import BUDGET_REFUSED, spent_usd, time_left_s
 from budgetmlagent.runtime.measure import best_value
 from budgetmlagent.runtime.state import State, Status
 from budgetmlagent.workspace.scoring import improvement
@@ -26,7 +24,7 @@ def limit_reached(state: State, ctx: Context, steps_done: int) -> Status | None:
     # a $0 cap); more than the cap means a provider billed beyond its worst case, or a resumed run's cut-off step.
     if spent_usd(state) > ctx.budget_usd:
         return "budget"
-    if time.time() - state.get("started_at", time.time()) >= ctx.wall_clock_s:
+    if time_left_s(state, ctx) <= 0:
         return "wall_clock"
     if state.get("failures", {}).get("provider", 0) >= PROVIDER_FAILURE_LIMIT:
         return "provider_error"

@@ -23,8 +23,12 @@ if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
     from langchain_core.messages import BaseMessage
 
-_models: dict[tuple[str, float, int], BaseChatModel] = {}
+_models: dict[tuple[str, float, int, int | None], BaseChatModel] = {}
 BUDGET_REFUSED = "budget"  # the status a refused call sets: the run ends on the dollar cap
+# A call is bounded by the run's wall clock once less time is left than any call's own timeout (a local call's
+# reaches a few minutes); the bound is rounded up to DEADLINE_STEP_S so few distinct clients exist.
+DEADLINE_FROM_S = 900.0
+DEADLINE_STEP_S = 10
 
 
 @dataclass
@@ -68,15 +72,29 @@ def code_reply_tokens(ctx: Context, current_code: str) -> int:
     return min(ctx.code_output_tokens, math.ceil(wanted / 250) * 250)
 
 
-def chat_model(spec: str, ctx: Context, temperature: float, max_tokens: int) -> BaseChatModel:
-    """Models are cached per process: local servers and HTTP clients are shared by all nodes."""
+def time_left_s(state: State, ctx: Context) -> float:
+    """Seconds the run's wall-clock cap leaves (negative once spent)."""
+    return ctx.wall_clock_s - (time.time() - state.get("started_at", time.time()))
+
+
+def chat_model(
+    spec: str, ctx: Context, temperature: float, max_tokens: int, time_left: float | None = None
+) -> BaseChatModel:
+    """Models are cached per process: local servers and HTTP clients are shared by all nodes. With `time_left`
+    under DEADLINE_FROM_S, the client's timeout is cut to it, so the wall-clock cap also bounds a started call."""
     if ctx.chat_model_factory is not None:
         return ctx.chat_model_factory(spec, temperature, max_tokens)
-    key = (spec, temperature, max_tokens)
+    deadline = None
+    if time_left is not None and time_left < DEADLINE_FROM_S:
+        deadline = max(1, math.ceil(time_left / DEADLINE_STEP_S)) * DEADLINE_STEP_S
+    key = (spec, temperature, max_tokens, deadline)
     if key not in _models:
         from budgetmlagent.providers.chat import load_chat_model
 
-        _models[key] = load_chat_model(spec, temperature=temperature, max_tokens=max_tokens)
+        if deadline is not None:  # one deadline-bound client per model: the run's clock only moves on
+            for stale in [k for k in _models if k[:3] == key[:3] and k[3] is not None]:
+                del _models[stale]
+        _models[key] = load_chat_model(spec, temperature=temperature, max_tokens=max_tokens, deadline_s=deadline)
     return _models[key]
 
 
@@ -109,10 +127,13 @@ def call_structured(
     refused = refusal(state, ctx, role, tier, estimate)
     if refused is not None:
         return refused
+    left = time_left_s(state, ctx)
+    if left <= 0:  # the routers check the clock between steps and retries; this covers a call inside a step
+        return CallOutcome(None, out_of_time(role, spec, ctx), spec, tier, {"ledger": ledger})
     announce_call(role, spec, tier)
     started = time.monotonic()
     try:
-        model = chat_model(spec, ctx, temperature_for(role, ctx, retry), estimate.max_output_tokens)
+        model = chat_model(spec, ctx, temperature_for(role, ctx, retry), estimate.max_output_tokens, left)
         invoke = invoke_fenced if fenced else invoke_structured
         reply = invoke(model, schema, messages, model_label=spec)
     except (ProviderError, LocalServerError, ModelNotInstalledError) as exc:
@@ -124,6 +145,8 @@ def call_structured(
             seconds=seconds, cost_usd=0.0, ok=False,
         )  # fmt: skip
         error = f"provider error ({type(exc).__name__}): {exc}"
+        if time_left_s(state, ctx) <= 0:  # cut by the run's deadline: not the provider's fault, no failure counted
+            error = out_of_time(role, spec, ctx, cut=True)
         _trace_call(state, role, spec, tier, 0, 0, 0.0, seconds, error)
         return CallOutcome(None, error, spec, tier, {"ledger": ledger})  # nothing was bought: no lifeline spent
     dollars = cost_usd(spec, reply.input_tokens, reply.output_tokens)
@@ -140,6 +163,12 @@ def call_structured(
         _trace_over_estimate(state, role, estimate, reply.input_tokens, reply.output_tokens, dollars)
     update = {"ledger": ledger, **_lifeline(state, ctx, role, tier)}
     return CallOutcome(reply.parsed, reply.error, spec, tier, update)
+
+
+def out_of_time(role: str, spec: str, ctx: Context, cut: bool = False) -> str:
+    """The error of a call the wall-clock cap stopped (`cut`: while it ran; otherwise before it started)."""
+    how = "was cut when" if cut else "was not made:"
+    return f"wall clock: the {role} call to {spec} {how} the run's {ctx.wall_clock_s:g} s were spent"
 
 
 MODEL_CALL_STARTED = "model_call_started"  # a custom stream event; never written to trace.jsonl

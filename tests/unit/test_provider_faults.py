@@ -356,3 +356,26 @@ def test_with_default_tries_a_dead_base_tier_still_escalates(
     healthy = spec(fake, "ok")
     state, _ = run_graph(tiny_task, tmp_path, [spec(fake, "r500"), healthy], healthy, max_steps=1)
     assert state["result"]["status"] == "step_cap" and state["result"]["score"] == 0.9
+
+
+@pytest.mark.adversarial("provider")
+def test_the_wall_clock_cuts_a_model_call_that_is_already_running(
+    tiny_task: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A step that starts a second before the cap used to run to its end (the demo's 120 s run took 189 s): each
+    # call's timeout is now what the clock leaves. The real client, not the short-timeout factory, makes the call.
+    from budgetmlagent.runtime import llm
+
+    monkeypatch.setattr(llm, "DEADLINE_STEP_S", 1)
+    with FakeChatServer(hang_s=30.0) as hanging:
+        started = time.monotonic()
+        state, trace = run_graph(
+            tiny_task, tmp_path, [spec(hanging, "hang")], spec(hanging, "hang"), wall_clock_s=3.0,
+            chat_model_factory=None,
+        )  # fmt: skip
+        seconds = time.monotonic() - started
+    assert seconds < 15, seconds
+    assert state["result"]["status"] == "wall_clock" and state["result"]["score"] is not None
+    cut = [r for r in trace if r["type"] == "llm_call"]
+    assert len(cut) == 1 and cut[0]["error"].startswith("wall clock: the planner call") and "was cut" in cut[0]["error"]
+    assert state.get("failures", {}).get("provider", 0) == 0  # the deadline is not the provider's fault

@@ -77,6 +77,18 @@ def test_gemini_construction_sets_limits(monkeypatch: pytest.MonkeyPatch) -> Non
     model.with_structured_output(Plan.model_json_schema(), method="json_schema", include_raw=True)
 
 
+def test_a_deadline_bounds_the_timeout_and_leaves_no_retry(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The run's wall clock: a retry would start past it, and a long timeout would outlive it.
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-dummy")
+    monkeypatch.setenv("GOOGLE_API_KEY", "dummy")
+    openai = load_chat_model("openai:gpt-4o-mini", timeout_s=120, max_retries=2, deadline_s=20)
+    assert openai.request_timeout == 20 and openai.max_retries == 0  # type: ignore[attr-defined]
+    gemini = load_chat_model("google_genai:gemini-2.5-flash", timeout_s=120, max_retries=2, deadline_s=20)
+    assert gemini.timeout == 20 and gemini.max_retries == 1  # type: ignore[attr-defined]  # one attempt
+    far = load_chat_model("openai:gpt-4o-mini", timeout_s=30, deadline_s=600)
+    assert far.request_timeout == 30 and far.max_retries == 1  # type: ignore[attr-defined]  # not the binding bound
+
+
 @pytest.mark.parametrize(
     ("spec", "env"), [("openai:gpt-4o", "OPENAI_API_KEY"), ("google_genai:gemini-2.5-flash", "GOOGLE_API_KEY")]
 )
