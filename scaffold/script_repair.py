@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 import builtins
+import difflib
 import importlib.util
 from collections.abc import Collection
 from pathlib import Path
@@ -21,6 +22,8 @@ SHRINK_CHECK_LINES = 10
 _ALWAYS_BOUND = frozenset(dir(builtins)) | {"__name__", "__file__", "__doc__", "__builtins__", "__spec__"}
 _SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)
 _RESTORABLE = (ast.Assign, ast.AnnAssign, ast.Import, ast.ImportFrom)
+# How much closer in text (difflib ratio) one nested assignment must be than the next for a fragment to rewrite it.
+NESTED_MATCH_MARGIN = 0.15
 
 
 def lost_lines(original: str, new_text: str) -> str | None:
@@ -407,12 +410,16 @@ def merge_fragment(original: str, fragment: str) -> str | None:
     would meet the new text columns); new imports go to the top; other new lines go just before the next replaced
     line, or after the last one. Statements the original already has word for word are kept once. New lines that
     read a name the original (re)binds at or after their place (in either case) go just after that binding
-    instead: a recipe's `train["id_mean"] = ...` placed above `train = pd.read_csv(...)` would be wiped by the read."""
+    instead: a recipe's `train["id_mean"] = ...` placed above `train = pd.read_csv(...)` would be wiped by the read.
+    An assignment no top-level statement makes replaces the one statement inside a function or block that makes it
+    (`model = DecisionTreeRegressor(...)` in `def fit(df):`), at that statement's indentation."""
     try:
         old_tree, new_tree = ast.parse(original), ast.parse(fragment)
     except SyntaxError:
         return None
     old = old_tree.body
+    top_level_names = set().union(*(_assigned(s) for s in old)) if old else set()
+    nested: dict[int, tuple[int, list[str]]] = {}  # first line of a nested statement -> (its end, the new lines)
     if not old or not new_tree.body:
         return None
     known = {ast.unparse(s) for s in old}
@@ -430,6 +437,12 @@ def merge_fragment(original: str, fragment: str) -> str | None:
         names = _assigned(stmt)
         match = next((i for i in range(cursor, len(old)) if names and _assigned(old[i]) == names), None)
         if match is None:
+            inner = _nested_assignment(old_tree, stmt, names) if not names & top_level_names else None
+            if inner is not None:
+                start, end = _span(inner)
+                indent = " " * inner.col_offset
+                nested[start] = (end, [indent + line for line in text[id(stmt)].splitlines()])
+                continue
             pending.append(stmt)
             continue
         late = _last_binding_of_inputs(old, pending, match)
@@ -440,7 +453,7 @@ def merge_fragment(original: str, fragment: str) -> str | None:
         pending = []
         replaced[match] = text[id(stmt)]
         cursor = match + 1
-    if not replaced and not imports:
+    if not replaced and not imports and not nested:
         return None  # nothing to anchor the fragment to
     if pending and cursor:  # lines after the last replaced one go after it, or after the binding they read
         late = _last_binding_of_inputs(old, pending, cursor)
@@ -449,26 +462,75 @@ def merge_fragment(original: str, fragment: str) -> str | None:
     for i, stmt in enumerate(old):
         if i not in replaced and _assigned(stmt) and _assigned(stmt) <= fragment_names and i < cursor:
             dropped.add(i)  # superseded by the fragment's own assignment
-    lines = original.splitlines()
-    out: list[str] = [ast.get_source_segment(fragment, s) or ast.unparse(s) for s in imports]
+    slots = _with_nested_replaced(original.splitlines(), nested)
+
+    def lines(start: int, end: int | None = None) -> list[str]:
+        return [line for slot in slots[start:end] for line in slot]
+
+    out: list[str] = []
+    new_imports = [ast.get_source_segment(fragment, s) or ast.unparse(s) for s in imports]
+    # New imports go first, yet after the module docstring and any `from __future__` import (which must lead).
+    heading = next((i for i, stmt in enumerate(old) if not _leads_module(stmt, i)), len(old))
     position = 0
     for i, stmt in enumerate(old):
         start, end = _span(stmt)
-        out.extend(lines[position:start])  # comments and blank lines between statements stay
+        out.extend(lines(position, start))  # comments and blank lines between statements stay
         position = end
+        if i == heading:
+            out.extend(new_imports)
         out.extend(before.get(i, []))
         if i in replaced:
             out.append(replaced[i])
         elif i not in dropped:
-            out.extend(lines[start:end])
+            out.extend(lines(start, end))
         out.extend(after.get(i, []))
-    out.extend(lines[position:])
+    out.extend(lines(position))
+    if heading == len(old):
+        out.extend(new_imports)
     merged = "\n".join(out) + "\n"
     try:
         ast.parse(merged)
     except SyntaxError:
         return None
     return merged
+
+
+def _leads_module(stmt: ast.stmt, index: int) -> bool:
+    """A statement that must stay ahead of any import added: the docstring, or a `from __future__` import."""
+    docstring = index == 0 and isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant)
+    return docstring or (isinstance(stmt, ast.ImportFrom) and stmt.module == "__future__")
+
+
+def _nested_assignment(tree: ast.Module, stmt: ast.stmt, names: set[str]) -> ast.stmt | None:
+    """The assignment below the top level that `stmt` (binding `names`) rewrites: the only one binding exactly those
+    names, or among several the one clearly closest to it in text (`model = DecisionTreeRegressor(...)` in `fit`, not
+    `model = fit(train)` in `main`); None when there is none or the choice would be a guess."""
+    if not names:
+        return None
+    top = set(map(id, tree.body))
+    found = [
+        node
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Assign | ast.AnnAssign | ast.AugAssign) and id(node) not in top
+        and _assigned(node) == names
+    ]  # fmt: skip
+    if len(found) <= 1:
+        return found[0] if found else None
+    said = ast.unparse(stmt)
+    ranked = sorted(((difflib.SequenceMatcher(None, said, ast.unparse(n)).ratio(), i) for i, n in enumerate(found)))
+    (second, _), (best, index) = ranked[-2], ranked[-1]
+    return found[index] if best - second >= NESTED_MATCH_MARGIN else None
+
+
+def _with_nested_replaced(lines: list[str], nested: dict[int, tuple[int, list[str]]]) -> list[list[str]]:
+    """The script's lines, one slot per original line (so statement spans still index them), each slot holding the
+    line itself, or the new lines of a nested replacement starting there, or nothing for the rest of its span."""
+    slots: list[list[str]] = [[line] for line in lines]
+    for start, (end, new_lines) in nested.items():
+        slots[start] = new_lines
+        for i in range(start + 1, end):
+            slots[i] = []
+    return slots
 
 
 def _last_binding_of_inputs(old: list[ast.stmt], new: list[ast.stmt], anchor: int) -> int | None:

@@ -517,3 +517,51 @@ def test_merged_lines_after_the_last_replaced_one_also_wait_for_the_frame_they_r
     read = lines.index("houses = pd.read_parquet('data/houses.parquet')")
     assert lines.index("houses['rooms2'] = houses['rooms'] ** 2") == read + 1
     assert lines.index("cols = ['size', 'rooms2']") < read
+
+
+FUNCTIONS_SCRIPT = '''"""Classify reviews; the model is built inside a function, and `clf` is bound twice."""
+from __future__ import annotations
+
+import numpy as np
+from sklearn.linear_model import LogisticRegression
+
+
+def build(seed: int):
+    clf = LogisticRegression(C=0.5, max_iter=200)
+    return clf
+
+
+def main() -> None:
+    X, y = np.eye(4), np.array([0, 1, 0, 1])
+    clf = build(0)
+    clf.fit(X, y)
+    print("validation accuracy:", clf.score(X, y))
+
+
+if __name__ == "__main__":
+    main()
+'''
+
+
+def test_a_fragment_rewrites_the_model_a_function_makes_after_the_future_import() -> None:
+    # daily-births: the boosted-trees recipe's `model = ...` matched no top-level line and was dropped without a
+    # word, so the recipe measured the untouched script. Another shape: a classifier built in `build`, a `__future__`
+    # import that must stay first, and `clf = build(0)` that is no constructor and must stay.
+    from budgetmlagent.scaffold.script_repair import merge_fragment
+
+    fragment = (
+        "from sklearn.ensemble import HistGradientBoostingClassifier\n\n"
+        "clf = HistGradientBoostingClassifier(max_iter=300, learning_rate=0.05)\n"
+    )
+    merged = merge_fragment(FUNCTIONS_SCRIPT, fragment)
+    assert merged is not None
+    assert "    clf = HistGradientBoostingClassifier(max_iter=300, learning_rate=0.05)\n    return clf" in merged
+    assert "LogisticRegression(C=0.5" not in merged and "    clf = build(0)\n" in merged
+    lines = merged.splitlines()
+    assert lines.index("from __future__ import annotations") < lines.index(fragment.splitlines()[0])
+    assert lines[0].startswith('"""Classify reviews')  # still the module's docstring
+    done = subprocess.run([sys.executable, "-c", merged], capture_output=True, text=True)
+    assert done.returncode == 0 and "validation accuracy" in done.stdout, done.stderr
+    # Two nested candidates equally far from the fragment: which one it means would be a guess.
+    twins = "def a():\n    m = f(1)\n    return m\n\n\ndef b():\n    m = f(2)\n    return m\n"
+    assert merge_fragment(twins, "m = g(3)\n") is None
