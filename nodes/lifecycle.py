@@ -10,14 +10,27 @@ from typing import Any
 
 from langgraph.runtime import Runtime
 
+from budgetmlagent.nodes.planner import tried_changes
+from budgetmlagent.prompts import planner as words
+from budgetmlagent.prompts.history import SCAFFOLD_MODEL
 from budgetmlagent.providers.ledger import Ledger
 from budgetmlagent.runtime.context import Context
 from budgetmlagent.runtime.durable import INTERRUPTED_TRACE
 from budgetmlagent.runtime.measure import BEST_DIR, LAST_RUN_DIR
-from budgetmlagent.runtime.run_folder import append_trace, emit, read_trace, render_report, write_json
+from budgetmlagent.runtime.run_folder import (
+    RECIPE_SOURCE,
+    SCAFFOLD_SOURCE,
+    append_trace,
+    emit,
+    read_trace,
+    render_changes,
+    render_report,
+    write_json,
+)
 from budgetmlagent.runtime.run_plot import plot_section
 from budgetmlagent.runtime.state import BestSoFar, State, TaskInfo
 from budgetmlagent.runtime.steps import STEP_RESET, current_step
+from budgetmlagent.workspace.validation import is_better
 
 
 def prepare(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
@@ -167,7 +180,7 @@ def evaluate(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     }
     run_dir = Path(state["run_dir"])
     write_json(run_dir / "result.json", result)
-    report = render_report(result, steps) + plot_section(run_dir, state, steps)  # run.png, or why not
+    report = render_report(result, steps) + render_changes(change_rows(state)) + plot_section(run_dir, state, steps)
     (run_dir / "report.md").write_text(report, encoding="utf-8")
     emit(runtime, str(run_dir), {"type": "result", **result})
     return update | {"status": status, "result": result}
@@ -256,3 +269,25 @@ def _score_best(state: State, ctx: Context, task: Any, best: BestSoFar, last: An
         if not run.ok:
             return ScoreResult(None, f"the restored baseline script failed: {run.traceback or run.output}"), restored
     return score_workspace(task, ws.root, timeout_s=ctx.script_timeout_s), restored
+
+
+def change_rows(state: State) -> list[tuple[int, str, str, str, bool]]:
+    """Each edit for the report, from the planner's own table of tried changes: its step, who proposed it (a recipe
+    taken without a model, the scaffold, or the planner's model), its instruction, what it measured, and whether
+    that beat every measurement before it."""
+    by_step = {s["step"]: s for s in state.get("steps", [])}
+    measured = dict(state.get("measured", []))
+    task = state.get("task") or {}
+    best = task.get("validation_baseline")
+    rows = []
+    for step, instruction, outcome in tried_changes(state) if task else []:
+        record = by_step[step]
+        source = record["model"]
+        if source == SCAFFOLD_MODEL:
+            source = RECIPE_SOURCE if record["thought"].startswith(words.RECIPE_THOUGHT_PREFIX) else SCAFFOLD_SOURCE
+        value = measured.get(step)
+        better = value is not None and (best is None or is_better(value, best, task["direction"]))
+        if better:
+            best = value
+        rows.append((step, source, instruction, outcome, better))
+    return rows

@@ -76,6 +76,11 @@ def read_trace(run_dir: str | Path, name: str = "trace.jsonl") -> list[dict[str,
     return records
 
 
+RECIPE_SOURCE = "recipe (no model)"
+SCAFFOLD_SOURCE = "scaffold"
+REPORT_CHANGE_CHARS = 160
+
+
 def render_report(result: dict[str, Any], steps: list[dict[str, Any]]) -> str:
     """A short human-readable account of the run."""
     verdict = "SUCCESS" if result.get("success") else "FAILURE"
@@ -120,4 +125,27 @@ def render_report(result: dict[str, Any], steps: list[dict[str, Any]]) -> str:
     for step in steps:
         mark = "ok" if step["ok"] else "FAILED"
         lines.append(f"{step['step']}. **{step['action']}** ({step['model']}, {mark}): {step['thought'][:200]}")
+    return "\n".join(lines) + "\n"
+
+
+def render_changes(rows: list[tuple[int, str, str, str, bool]]) -> str:
+    """The report's account of every change (step, who proposed it, what, what it measured, whether it beat the best
+    before it): the recipes taken without a model apart from what the models proposed beyond them."""
+    if not rows:
+        return ""
+    by_models = [row for row in rows if row[1] not in (RECIPE_SOURCE, SCAFFOLD_SOURCE)]
+    lines = [
+        "",
+        "## Changes and what each measured",
+        "",
+        f"Beyond the recipes the models proposed {len(by_models)} change(s); "
+        f"{sum(1 for row in by_models if row[4])} measured better than the best version before them.",
+        "",
+        "| step | proposed by | change | measured | better |",
+        "|---|---|---|---|---|",
+    ]
+    for step, source, change, outcome, better in rows:
+        said = " ".join(change.split()).replace("|", "/")
+        said = said if len(said) <= REPORT_CHANGE_CHARS else said[: REPORT_CHANGE_CHARS - 3] + "..."
+        lines.append(f"| {step} | {source} | {said} | {outcome.replace('|', '/')} | {'yes' if better else ''} |")
     return "\n".join(lines) + "\n"

@@ -41,6 +41,9 @@ def test_recipes_only_calls_no_model_and_reverts_what_measured_no_better(tabular
     trace = read_trace(Path(state["result"]["run_dir"]))
     assert not [e for e in trace if e["type"] == "llm_call"]
     assert state["result"]["score"] == 0.5 and not state["result"]["success"]
+    report = (Path(state["result"]["run_dir"]) / "report.md").read_text()
+    assert "Beyond the recipes the models proposed 0 change(s)" in report
+    assert report.count("| recipe (no model) | ") == len(recipes)
 
 
 def test_recipes_only_ends_at_once_without_a_validation_metric(tiny_task: Path, tmp_path: Path) -> None:

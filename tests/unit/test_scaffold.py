@@ -609,3 +609,15 @@ def test_the_planner_sees_no_diff_the_script_listing_already_shows(measured_task
     assert "+score = 0.9" not in after_kept and "diff left out" in after_kept
     assert "+score = 0.7" in after_revert  # step 2's edit is no longer in the script: its diff stays
     assert "+score = 0.9" not in after_revert
+
+
+def test_the_report_lists_each_change_who_proposed_it_and_what_it_measured(measured_task: Path, tmp_path: Path) -> None:
+    replies = {BASE: [edit("make it better"), code(IMPROVED_TRAIN), edit("make it worse"), code(scored(0.7)), FINAL]}
+    state, _ = run_graph(measured_task, tmp_path, replies)
+    report = (Path(state["result"]["run_dir"]) / "report.md").read_text()
+    section = report.split("## Changes and what each measured")[1]
+    assert "Beyond the recipes the models proposed 2 change(s); 1 measured better than the best version before" in (
+        section
+    )
+    assert f"| 1 | {BASE} | make it better | validation score 0.9, the best so far | yes |" in section
+    assert f"| 2 | {BASE} | make it worse | validation score 0.7 |  |" in section
