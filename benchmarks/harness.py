@@ -112,6 +112,17 @@ class Cell:
         return f"{self.task}/{self.config.name}/seed{self.seed}"
 
 
+@dataclass(frozen=True)
+class RayOptions:
+    """Where and with what resources `bench --ray` runs each cell (see docs/ray.md)."""
+
+    address: str  # "auto" (the cluster this machine belongs to), "local" (start one here) or host:port
+    cpus_per_cell: float = THREADS_PER_CELL  # the cell's share of its node's model server, and its scripts
+    gpus_per_cell: float = 0
+    # Times Ray runs a cell again after its worker process or node died (it resumes from its checkpoint).
+    max_retries: int = 3
+
+
 @dataclass
 class SweepSettings:
     """What to sweep and the caps of every run."""
@@ -130,6 +141,8 @@ class SweepSettings:
     command: str = ""  # the command line, recorded in sweep.json
     # Extra Context fields for every run (tests pass scripted models here).
     context_overrides: dict[str, Any] = field(default_factory=dict)
+    # The Ray cluster that runs the cells (benchmarks/ray_engine.py); None runs them here, in threads.
+    ray: RayOptions | None = None
 
     CAP_NAMES: ClassVar[tuple[str, ...]] = ("max_steps", "budget_usd", "wall_clock_s", "script_timeout_s", "lifelines")
 
@@ -150,25 +163,75 @@ class SweepSettings:
 CellRunner = Callable[[Cell, SweepSettings, Path], dict[str, Any]]
 
 
-def run_agent_cell(cell: Cell, settings: SweepSettings, run_dir: Path) -> dict[str, Any]:
-    """Run the agent graph on one cell in this process (local model servers are shared by all cells)."""
-    from budgetmlagent.graph import Context, build_graph, recursion_limit
+def cell_context(cell: Cell, settings: SweepSettings, run_dir: Path) -> Any:
+    """The Context a cell runs with: the sweep's caps, the configuration's models, then the overrides."""
+    from budgetmlagent.graph import Context
 
     values: dict[str, Any] = settings.caps() | {
         "seed": cell.seed,
         # Each cell remembers only its own steps: memory shared across cells would leak between configs.
         "memory_dir": str(run_dir / "memory"),
     }
-    context = Context(**(values | cell.config.context_settings(settings.preset) | settings.context_overrides))
-    state = build_graph().invoke(
-        {"task_dir": str(cell.task_dir), "run_dir": str(run_dir)},
-        context=context,
-        config={"recursion_limit": recursion_limit(context.max_steps)},
-    )
+    return Context(**(values | cell.config.context_settings(settings.preset) | settings.context_overrides))
+
+
+def local_models(settings: SweepSettings) -> set[str]:
+    """The catalogue names of the local models the sweep's cells call (none when tests script the models)."""
+    names: set[str] = set()
+    for config in (parse_config(name) for name in settings.configs):
+        context = cell_context(Cell("", Path("."), config, 0), settings, Path("."))
+        if context.chat_model_factory is not None:
+            continue
+        specs = [spec for specs in context.public_dict()["models"].values() for spec in (specs or [])]
+        names |= {spec.removeprefix("local:") for spec in specs if isinstance(spec, str) and spec.startswith("local:")}
+    return names
+
+
+def run_agent_cell(cell: Cell, settings: SweepSettings, run_dir: Path) -> dict[str, Any]:
+    """Run the agent graph on one cell in this process, with a SQLite checkpointer in its run folder: a run
+    folder that already holds checkpoints (its sweep or worker was killed) continues from its last step."""
+    from budgetmlagent.graph import build_graph, recursion_limit
+    from budgetmlagent.runtime.durable import open_checkpointer, thread_config, trim_trace
+
+    context = cell_context(cell, settings, run_dir)
+    checkpointer = open_checkpointer(run_dir)
+    try:
+        graph = build_graph(checkpointer=checkpointer)
+        config = thread_config(recursion_limit(context.max_steps))
+        saved = graph.get_state(config).values
+        if saved.get("result"):  # finished, but killed before the sweep recorded it: nothing to run again
+            return dict(saved["result"]) | {"resumed_after_step": len(saved.get("steps", []))}
+        payload: dict[str, Any] | None = {"task_dir": str(cell.task_dir), "run_dir": str(run_dir)}
+        if saved:
+            # As `budgetmlagent resume` does: the trace keeps what the checkpoint holds; the calls of the
+            # interrupted step move aside, where the result counts their dollars once.
+            ledger = saved.get("ledger")
+            trim_trace(run_dir, len(saved.get("steps", [])), len(ledger.calls) if ledger is not None else 0)
+            payload = None
+        state = graph.invoke(payload, context=context, config=config)
+    finally:
+        checkpointer.conn.close()
     result = state.get("result")
     if not result:
         raise RuntimeError(f"the run of {cell.key} ended without a result (status {state.get('status')})")
-    return result
+    return dict(result) | ({"resumed_after_step": len(saved.get("steps", []))} if saved else {})
+
+
+def resumable(run_dir: Path) -> bool:
+    """A run folder a killed sweep or worker left behind, which the next attempt continues: it holds at least
+    one checkpoint and no crash report (a crashed attempt starts afresh, as it did before checkpoints)."""
+    import sqlite3
+
+    from budgetmlagent.runtime.durable import CHECKPOINT_FILE
+
+    path = run_dir / CHECKPOINT_FILE
+    if not path.is_file() or any(run_dir.glob("crash-*.txt")):
+        return False
+    try:  # read-only: a damaged file is set aside with the folder, never repaired here
+        with contextlib.closing(sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True)) as conn:
+            return conn.execute("SELECT 1 FROM checkpoints LIMIT 1").fetchone() is not None
+    except sqlite3.Error:
+        return False
 
 
 def load_results(out: Path) -> dict[str, dict[str, Any]]:
@@ -294,15 +357,20 @@ class Sweep:
             self.on_cell(self.tally)
         if len(todo) < len(cells):
             self.log(f"resuming: {len(cells) - len(todo)} of {len(cells)} cells already finished")
-        jobs = effective_jobs(self.settings.jobs)
-        if jobs < self.settings.jobs:
-            self.log(f"--jobs {self.settings.jobs} capped to {jobs} on {os.cpu_count()} cores")
-        if jobs == 1:
-            for cell in todo:
-                self._run_cell(cell)
+        if self.settings.ray is not None:
+            from budgetmlagent.benchmarks.ray_engine import run_on_ray
+
+            run_on_ray(todo, self.settings, self.runner, log=self.log, on_record=self._add)
         else:
-            with ThreadPoolExecutor(max_workers=jobs) as pool:
-                list(pool.map(self._run_cell, todo))
+            jobs = effective_jobs(self.settings.jobs)
+            if jobs < self.settings.jobs:
+                self.log(f"--jobs {self.settings.jobs} capped to {jobs} on {os.cpu_count()} cores")
+            if jobs == 1:
+                for cell in todo:
+                    self._run_cell(cell)
+            else:
+                with ThreadPoolExecutor(max_workers=jobs) as pool:
+                    list(pool.map(self._run_cell, todo))
         finished = load_results(out)
         return [finished[cell.key] for cell in cells if cell.key in finished]
 
@@ -323,6 +391,8 @@ class Sweep:
             "machine": machine_facts(),
             "started": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
         }
+        if s.ray is not None:  # the driver's machine above; the cells ran on the cluster's nodes
+            facts["ray"] = {k: v for k, v in vars(s.ray).items() if k != "address"}
         path = s.out / SWEEP_FILE
         if path.exists():  # keep the first start; note the resumptions
             previous = json.loads(path.read_text(encoding="utf-8"))
@@ -331,80 +401,99 @@ class Sweep:
         path.write_text(json.dumps(facts, indent=2) + "\n", encoding="utf-8")
 
     def _run_cell(self, cell: Cell) -> dict[str, Any]:
-        base_dir = self.settings.out / "runs" / cell.task / cell.config.name / f"seed{cell.seed}"
-        errors: list[str] = []
-        crashed_cost = 0.0  # money spent by crashed attempts still counts
-        record: dict[str, Any] = {}
-        for attempt in range(1, MAX_ATTEMPTS + 1):
-            if base_dir.exists():  # a half-finished run of a killed sweep, or the crashed attempt
-                base_dir.rename(base_dir.with_name(f"{base_dir.name}.crashed-{time.time_ns()}"))
-            base_dir.parent.mkdir(parents=True, exist_ok=True)
-            started = time.monotonic()
-            self.log(f"[{cell.key}] attempt {attempt} starts")
-            try:
-                result = self.runner(cell, self.settings, base_dir)
-            except Exception as exc:  # one crashed cell must not end the sweep
-                errors.append(f"{type(exc).__name__}: {exc}")
-                detail = traceback.format_exc(limit=8)
-                self.log(f"[{cell.key}] attempt {attempt} crashed: {errors[-1]}")
-                base_dir.mkdir(parents=True, exist_ok=True)
-                (base_dir / f"crash-{attempt}.txt").write_text(relative_paths_in(detail), encoding="utf-8")
-                crashed_cost += run_stats(base_dir)["trace_cost_usd"]
-                continue
-            record = self._record(cell, result, attempt, errors, time.monotonic() - started, base_dir)
-            record["cost_usd"] = float(record.get("cost_usd") or 0.0) + crashed_cost
-            break
-        else:
-            record = self._crashed_record(cell, errors, base_dir) | {"cost_usd": crashed_cost}
-        record = relative_record(record)  # error messages quote workspace paths: keep them machine-independent
+        record = execute_cell(cell, self.settings, self.runner, self.log)
+        self._add(record)
+        return record
+
+    def _add(self, record: dict[str, Any]) -> None:
+        """Append a finished cell's line to results.jsonl (the driver's only write), then report progress."""
         with self._lock, (self.settings.out / RESULTS_FILE).open("a", encoding="utf-8") as fh:
             fh.write(json.dumps(record, default=str) + "\n")
             self.tally.add(record)
         word = "SUCCESS" if record["success"] else "failure"
         self.log(
-            f"[{cell.key}] {word} ({record['status']}) score {record.get('score')} vs {record.get('baseline')}"
+            f"[{record['key']}] {word} ({record['status']}) score {record.get('score')} vs {record.get('baseline')}"
             f" | {self.tally.line()}"
         )
         if self.on_cell is not None:
             self.on_cell(self.tally)
-        return record
 
-    def _base(self, cell: Cell, run_dir: Path) -> dict[str, Any]:
-        return {
-            "key": cell.key,
-            "task": cell.task,
-            "config": cell.config.name,
-            "seed": cell.seed,
-            "run_dir": str(run_dir.relative_to(self.settings.out)),
-        }
 
-    def _record(
-        self,
-        cell: Cell,
-        result: dict[str, Any],
-        attempt: int,
-        errors: Sequence[str],
-        seconds: float,
-        run_dir: Path,
-    ) -> dict[str, Any]:
-        keep = (
-            "status", "success", "score", "score_error", "baseline", "metric", "direction", "improvement", "steps",
-            "cost_usd", "tokens_per_model", "llm_calls", "escalations", "expert_calls", "error", "last", "best",
-            "validation_baseline",
-        )  # fmt: skip
-        record = self._base(cell, run_dir) | {k: result.get(k) for k in keep if k in result}
-        record |= {"attempts": attempt, "crash_errors": list(errors), "wall_time_s": round(seconds, 1)}
-        record["stats"] = run_stats(run_dir)
-        return record
+def cell_dir(cell: Cell, settings: SweepSettings) -> Path:
+    return settings.out / "runs" / cell.task / cell.config.name / f"seed{cell.seed}"
 
-    def _crashed_record(self, cell: Cell, errors: Sequence[str], run_dir: Path) -> dict[str, Any]:
-        return self._base(cell, run_dir) | {
-            "status": "crashed",
-            "success": False,
-            "score": None,
-            "error": errors[-1] if errors else "unknown",
-            "attempts": MAX_ATTEMPTS,
-            "crash_errors": list(errors),
-            "tokens_per_model": {},
-            "stats": run_stats(run_dir),
-        }
+
+def execute_cell(cell: Cell, settings: SweepSettings, runner: CellRunner, log: Callable[[str], None]) -> dict[str, Any]:
+    """Run one cell to its record: a crashed attempt is tried once more, then recorded as crashed. Writes only
+    in the cell's run folder, so it runs the same in a thread of the sweep or in a Ray worker elsewhere."""
+    base_dir = cell_dir(cell, settings)
+    errors: list[str] = []
+    crashed_cost = 0.0  # money spent by crashed attempts still counts
+    record: dict[str, Any] = {}
+    for attempt in range(1, MAX_ATTEMPTS + 1):
+        if attempt == 1 and base_dir.exists() and resumable(base_dir):
+            log(f"[{cell.key}] continues the run a killed sweep or worker left, from its last checkpoint")
+        elif base_dir.exists():  # a half-finished run without checkpoints, or the crashed attempt
+            base_dir.rename(base_dir.with_name(f"{base_dir.name}.crashed-{time.time_ns()}"))
+        base_dir.parent.mkdir(parents=True, exist_ok=True)
+        started = time.monotonic()
+        log(f"[{cell.key}] attempt {attempt} starts")
+        try:
+            result = runner(cell, settings, base_dir)
+        except Exception as exc:  # one crashed cell must not end the sweep
+            errors.append(f"{type(exc).__name__}: {exc}")
+            detail = traceback.format_exc(limit=8)
+            log(f"[{cell.key}] attempt {attempt} crashed: {errors[-1]}")
+            base_dir.mkdir(parents=True, exist_ok=True)
+            (base_dir / f"crash-{attempt}.txt").write_text(relative_paths_in(detail), encoding="utf-8")
+            crashed_cost += run_stats(base_dir)["trace_cost_usd"]
+            continue
+        record = _record(cell, settings, result, attempt, errors, time.monotonic() - started, base_dir)
+        record["cost_usd"] = float(record.get("cost_usd") or 0.0) + crashed_cost
+        break
+    else:
+        record = crashed_record(cell, settings, errors, base_dir) | {"cost_usd": crashed_cost}
+    return relative_record(record)  # error messages quote workspace paths: keep them machine-independent
+
+
+def _base(cell: Cell, settings: SweepSettings, run_dir: Path) -> dict[str, Any]:
+    return {
+        "key": cell.key,
+        "task": cell.task,
+        "config": cell.config.name,
+        "seed": cell.seed,
+        "run_dir": str(run_dir.relative_to(settings.out)),
+    }
+
+
+def _record(
+    cell: Cell,
+    settings: SweepSettings,
+    result: dict[str, Any],
+    attempt: int,
+    errors: Sequence[str],
+    seconds: float,
+    run_dir: Path,
+) -> dict[str, Any]:
+    keep = (
+        "status", "success", "score", "score_error", "baseline", "metric", "direction", "improvement", "steps",
+        "cost_usd", "tokens_per_model", "llm_calls", "escalations", "expert_calls", "error", "last", "best",
+        "validation_baseline", "resumed_after_step",
+    )  # fmt: skip
+    record = _base(cell, settings, run_dir) | {k: result.get(k) for k in keep if k in result}
+    record |= {"attempts": attempt, "crash_errors": list(errors), "wall_time_s": round(seconds, 1)}
+    record["stats"] = run_stats(run_dir)
+    return record
+
+
+def crashed_record(cell: Cell, settings: SweepSettings, errors: Sequence[str], run_dir: Path) -> dict[str, Any]:
+    return _base(cell, settings, run_dir) | {
+        "status": "crashed",
+        "success": False,
+        "score": None,
+        "error": errors[-1] if errors else "unknown",
+        "attempts": MAX_ATTEMPTS,
+        "crash_errors": list(errors),
+        "tokens_per_model": {},
+        "stats": run_stats(run_dir),
+    }

@@ -37,6 +37,14 @@ def add_bench_parser(sub: argparse._SubParsersAction) -> None:
     bench.add_argument("--jobs", type=int, default=1, help="cells in parallel (capped at cores/2)")
     bench.add_argument("--out", type=Path, default=Path("runs/bench"), help="sweep folder (re-run to resume)")
     bench.add_argument(
+        "--ray",
+        metavar="ADDRESS",
+        help="run the cells as Ray tasks: auto (the cluster this machine joined), local (a new one here) or "
+        "HOST:PORT; --out and the tasks must be on a path every node sees (docs/ray.md)",
+    )
+    bench.add_argument("--ray-cpus-per-cell", type=float, default=2.0, help="CPUs Ray reserves a cell (default 2)")
+    bench.add_argument("--ray-gpus-per-cell", type=float, default=0.0, help="GPUs Ray reserves a cell (default 0)")
+    bench.add_argument(
         "--set",
         action="append",
         default=[],
@@ -58,12 +66,14 @@ def note(line: str) -> None:
 
 
 def bench_command(args: argparse.Namespace) -> int:
-    from budgetmlagent.benchmarks.harness import Sweep, SweepSettings
+    from budgetmlagent.benchmarks.harness import RayOptions, Sweep, SweepSettings
+    from budgetmlagent.benchmarks.ray_engine import RayUnavailable
     from budgetmlagent.benchmarks.report import write_report
     from budgetmlagent.preflight import BadInput
 
     try:
         tasks, overrides = check_sweep(args)
+        ray = check_ray(args)
     except BadInput as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code
@@ -79,11 +89,16 @@ def bench_command(args: argparse.Namespace) -> int:
             context_overrides=overrides,
             # The harness records it with paths relative to the repository.
             command=shlex.join(["budgetmlagent", *getattr(args, "argv", sys.argv[1:])]),
+            ray=None if ray is None else RayOptions(ray, args.ray_cpus_per_cell, args.ray_gpus_per_cell),
         )
         cells = settings.cells()
         note(f"sweep: {len(tasks)} tasks x {len(args.configs)} configs x {args.seeds} seeds = {len(cells)} runs")
-        with sweep_display() as (log, on_cell):
-            Sweep(settings, log=log, on_cell=on_cell).run()
+        try:
+            with sweep_display() as (log, on_cell):
+                Sweep(settings, log=log, on_cell=on_cell).run()
+        except RayUnavailable as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
     try:
         report = write_report(args.out)
     except ValueError as exc:
@@ -171,6 +186,24 @@ def check_sweep(args: argparse.Namespace) -> tuple[list[Path], dict[str, Any]]:
         for config in configs:
             check_cell_settings(args, config.context_settings(args.preset) | overrides, config.name)
     return tasks, overrides
+
+
+def check_ray(args: argparse.Namespace) -> str | None:
+    """The --ray address, after refusing what cannot work (no Ray installed, no CPUs a cell); None without --ray."""
+    from budgetmlagent.preflight import BadInput
+
+    address = getattr(args, "ray", None)
+    if address is None or args.report_only:
+        return None
+    if args.ray_cpus_per_cell <= 0 or args.ray_gpus_per_cell < 0:
+        raise BadInput("--ray-cpus-per-cell must be above 0 and --ray-gpus-per-cell 0 or more")
+    try:
+        import ray  # noqa: F401
+    except ImportError:
+        from budgetmlagent.benchmarks.ray_engine import INSTALL_HINT
+
+        raise BadInput(f"--ray needs Ray, which is not installed: {INSTALL_HINT}") from None
+    return str(address)
 
 
 def setting_from_environment(name: str) -> Any:
