@@ -35,7 +35,9 @@ class BenchConfig:
         """Context fields that realise this configuration on top of `preset`."""
         lineup = resolve_preset(preset)
         cheapest, strongest = lineup.planner[0], lineup.planner[-1]
-        settings: dict[str, Any] = {"use_retrieval": self.retrieval}
+        # A sweep never reads or writes the user's experience store: `--set use_experience=true` with
+        # `--set experience_dir=...` measures it (the overrides come after these settings).
+        settings: dict[str, Any] = {"use_retrieval": self.retrieval, "use_experience": False}
         if self.base == "recipes-only":
             settings |= {"preset": preset, "use_expert": False, "use_cascade": False, "recipes_only": True}
         elif self.base == "single-base":

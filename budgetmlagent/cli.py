@@ -1,4 +1,4 @@
-"""Command-line entry point: `budgetmlagent models|run|resume|bench|tasks`.
+"""Command-line entry point: `budgetmlagent models|run|resume|bench|tasks|memory`.
 
 Heavy modules (torch, chromadb, langchain) are imported inside the command handlers so that
 `budgetmlagent --help` stays instant.
@@ -24,6 +24,7 @@ EXIT_INTERRUPTED = 130  # Ctrl-C
 def build_parser() -> argparse.ArgumentParser:
     from budgetmlagent import __version__
     from budgetmlagent.bench_command import add_bench_parser
+    from budgetmlagent.memory_command import add_memory_parser
     from budgetmlagent.models_command import add_models_parser
     from budgetmlagent.resume_command import add_resume_parser
     from budgetmlagent.run_command import add_run_parser
@@ -40,6 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_resume_parser(sub)
     add_bench_parser(sub)
     add_tasks_parser(sub)
+    add_memory_parser(sub)
     return parser
 
 

@@ -20,6 +20,7 @@ from budgetmlagent.runtime.vetting import Vetted, save_code, vet_code
 from budgetmlagent.scaffold.data_facts import grounded_context
 from budgetmlagent.scaffold.recipes import recipe_for_instruction, recipes_for
 from budgetmlagent.scaffold.reply_checks import WHOLE_FILE_LINES, earlier_edits
+from budgetmlagent.scaffold.script_repair import merge_fragment
 from budgetmlagent.workspace.errors import ActionInputError
 from budgetmlagent.workspace.workspace import Workspace
 
@@ -47,7 +48,9 @@ def coder(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     lesson = words.lesson(failed[-1]["observation"]) if failed else ""
     span = (start, end) if segment else None
     if pending.get("own_code"):  # a recipe the scaffold takes: its own code, merged as a model's fragment would be
-        code, error, update = recipe_code(ws, original, args["edit_instruction"]), words.NO_RECIPE_CODE, {}
+        fragment = pending.get("fragment")  # a learned change's code, merged here as it was when measured
+        code = merge_fragment(original, fragment) if fragment else recipe_code(ws, original, args["edit_instruction"])
+        error, update = words.NO_RECIPE_CODE, {}
     else:
         messages = edit_messages(ctx, ws, script, original, args["edit_instruction"], span, pointed_at, lesson)
         target = "".join(lines[start - 1 : end])

@@ -16,14 +16,17 @@ from budgetmlagent.prompts.history import SCAFFOLD_MODEL
 from budgetmlagent.providers.ledger import Ledger
 from budgetmlagent.runtime.context import Context
 from budgetmlagent.runtime.durable import INTERRUPTED_TRACE
+from budgetmlagent.runtime.experience import experience_summary, first_success, recall, record_run
 from budgetmlagent.runtime.measure import BEST_DIR, LAST_RUN_DIR
 from budgetmlagent.runtime.run_folder import (
+    LEARNED_SOURCE,
     RECIPE_SOURCE,
     SCAFFOLD_SOURCE,
     append_trace,
     emit,
     read_trace,
     render_changes,
+    render_experience,
     render_report,
     write_json,
 )
@@ -83,7 +86,9 @@ def prepare(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
         save_snapshot(ws, run_dir / BEST_DIR)
         best = BestSoFar(validation=info["validation_baseline"], step=0, snapshot=str(run_dir / BEST_DIR))
     emit(runtime, str(run_dir), {"type": "start", "task": info})
+    experience = recall(State(task=info, run_dir=str(run_dir)), ctx)
     return STEP_RESET | {
+        "experience": experience,
         "run_id": run_id,
         "run_dir": str(run_dir),
         "task": info,
@@ -178,9 +183,18 @@ def evaluate(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
         "wall_time_s": round(time.time() - state.get("started_at", time.time()), 1),
         "run_dir": state.get("run_dir"),
     }
+    # Dated by the validation metric: the hidden score is read once, at the end.
+    result["first_success_step"], result["first_success_s"] = first_success(state)
+    result["experience"] = experience_summary(state)
     run_dir = Path(state["run_dir"])
     write_json(run_dir / "result.json", result)
-    report = render_report(result, steps) + render_changes(change_rows(state)) + plot_section(run_dir, state, steps)
+    rows = change_rows(state)
+    if ctx.use_experience:
+        made_best = [row[2] for row in rows if row[4] and best is not None and row[0] <= best["step"]]
+        starter = _read_text(loaded.env_dir / task["main_script"]) if task.get("main_script") else None
+        record_run(state, ctx, result, made_best, starter)
+    report = render_report(result, steps) + render_changes(rows) + render_experience(result)
+    report += plot_section(run_dir, state, steps)
     (run_dir / "report.md").write_text(report, encoding="utf-8")
     emit(runtime, str(run_dir), {"type": "result", **result})
     return update | {"status": status, "result": result}
@@ -242,6 +256,13 @@ def same_code(env_dir: Path, workspace: Path, scored_code: Sequence[str] = ()) -
     return all(original[rel].read_bytes() == current[rel].read_bytes() for rel in original)
 
 
+def _read_text(path: Path) -> str | None:
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
 def _same_file(original: Path, current: Path) -> bool:
     try:
         return original.read_bytes() == current.read_bytes()
@@ -284,7 +305,11 @@ def change_rows(state: State) -> list[tuple[int, str, str, str, bool]]:
         record = by_step[step]
         source = record["model"]
         if source == SCAFFOLD_MODEL:
-            source = RECIPE_SOURCE if record["thought"].startswith(words.RECIPE_THOUGHT_PREFIX) else SCAFFOLD_SOURCE
+            source = SCAFFOLD_SOURCE
+            if record["thought"].startswith(words.RECIPE_THOUGHT_PREFIX):
+                source = RECIPE_SOURCE
+            elif record["thought"].startswith(words.LEARNED_THOUGHT_PREFIX):
+                source = LEARNED_SOURCE
         value = measured.get(step)
         better = value is not None and (best is None or is_better(value, best, task["direction"]))
         if better:

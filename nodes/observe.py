@@ -8,6 +8,7 @@ from langgraph.runtime import Runtime
 
 from budgetmlagent.providers.ledger import Ledger
 from budgetmlagent.runtime.context import Context
+from budgetmlagent.runtime.experience import record_change
 from budgetmlagent.runtime.limits import limit_reached
 from budgetmlagent.runtime.recall import memory
 from budgetmlagent.runtime.run_folder import emit
@@ -29,6 +30,8 @@ def observe(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     ctx = runtime.context
     step = current_step(state)
     update: dict[str, Any] = dict(STEP_RESET)
+    if step["action"] in EDIT_ACTIONS and ctx.use_experience:
+        record_change(state, ctx, step, *_edited_versions(state))
     if not step["ok"] and state.get("pre_edit"):
         step["observation"] += _restore(state)
     if ctx.use_measured_edits and step["action"] in MEASURED_ACTIONS:
@@ -63,6 +66,18 @@ def observe(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     merged = {**state, **update, "failures": failures}
     status = limit_reached(merged, ctx, step["step"]) or "running"  # type: ignore[arg-type]
     return update | {"steps": [step], "tiers": tiers, "failures": failures, "status": status}
+
+
+def _edited_versions(state: State) -> tuple[str | None, str | None]:
+    """The edited file before the step and as it stands (before a failed edit is rolled back)."""
+    pre_edit = state.get("pre_edit")
+    if not pre_edit:
+        return None, None
+    path, previous, *_ = pre_edit
+    try:
+        return previous, workspace_of(state).read_text(path)
+    except ActionInputError:
+        return previous, None
 
 
 def _restore(state: State) -> str:

@@ -11,8 +11,10 @@ from langchain_core.messages import HumanMessage, SystemMessage
 from langgraph.runtime import Runtime
 
 from budgetmlagent.prompts import planner as words
+from budgetmlagent.prompts.history import SCAFFOLD_MODEL
 from budgetmlagent.prompts.replies import planner_reply_model
 from budgetmlagent.runtime.context import Context
+from budgetmlagent.runtime.experience import learned_offers, learned_warnings
 from budgetmlagent.runtime.llm import call_structured
 from budgetmlagent.runtime.measure import best_value, measured_improvement
 from budgetmlagent.runtime.recall import RECENT_STEPS, retrieve_older
@@ -24,6 +26,7 @@ from budgetmlagent.runtime.scaffold_steps import (
     scaffold_takes,
     starter_change,
     starter_retry,
+    steps_without_gain,
 )
 from budgetmlagent.runtime.state import State, workspace_of
 from budgetmlagent.scaffold.code_facts import unused_columns
@@ -222,6 +225,8 @@ def situation_prompt(state: State, ctx: Context) -> str:
         offered = fresh_recipes(state, script) if ctx.use_recipes and script is not None else []
     if offered:
         parts.append(words.ready_changes(main, offered))
+    if first is None and learned_now(state, ctx):
+        parts += learned_parts(state, main)
     if steps:
         parts.append(words.last_steps(steps[-RECENT_STEPS:], script if listed else None))
     else:
@@ -229,6 +234,30 @@ def situation_prompt(state: State, ctx: Context) -> str:
     if state.get("planner_error"):
         parts.append(words.rejected(state["planner_error"]))
     return "\n\n".join(parts)
+
+
+def learned_now(state: State, ctx: Context) -> bool:
+    """Learned changes are offered at the planner's first call and when the run stalls (runtime/experience.py)."""
+    steps = state.get("steps", [])
+    first_call = all(s["model"] == SCAFFOLD_MODEL for s in steps)
+    return first_call or steps_without_gain(state) >= max(1, ctx.stall_steps)
+
+
+def learned_parts(state: State, main: str | None) -> list[str]:
+    """The learned changes not made yet, with what they measured, and the warnings, as prompt parts."""
+    offers = {" ".join(o["instruction"].split()): o for o in learned_offers(state)}
+    fresh = fresh_instructions(state, list(offers))
+    parts = []
+    if fresh:
+        rows = [(i, offers[i]["effect"], "this task" if offers[i]["same_task"] else offers[i]["task"]) for i in fresh]
+        parts.append(words.learned_changes(main, rows))
+    warnings = [
+        (" ".join(o["instruction"].split()), words.learned_warning_outcome(o["ran"], o["effect"], o["error"]))
+        for o in learned_warnings(state)
+    ]
+    if warnings:
+        parts.append(words.learned_warnings(warnings))
+    return parts
 
 
 def tried_changes(state: State) -> list[tuple[int, str, str]]:

@@ -124,6 +124,28 @@ def ready_changes(script: str | None, instructions: Sequence[str]) -> str:
     )
 
 
+def learned_changes(script: str | None, offers: Sequence[tuple[str, float, str]]) -> str:
+    """Changes earlier runs measured a gain with (runtime/experience.py): (instruction, effect, where), where is
+    "this task" or another task's name; learned, beside the hand-written ready changes."""
+    listed = "\n".join(f"- {instruction} (measured {effect:+.1%} on {where})" for instruction, effect, where in offers)
+    return (
+        f"Changes that lifted the validation metric in earlier runs on this or similar tasks (learned; each a ready "
+        f"edit_instruction for {script}, its gain there in brackets):\n{listed}"
+    )
+
+
+def learned_warnings(warnings: Sequence[tuple[str, str]]) -> str:
+    """Changes earlier runs on similar tasks saw break the script or lower the metric: (instruction, what happened)."""
+    listed = "\n".join(f"- {instruction} ({what})" for instruction, what in warnings)
+    return f"Changes that broke the script or lowered the metric in earlier runs on similar tasks (avoid):\n{listed}"
+
+
+def learned_warning_outcome(ran: bool, effect: float | None, error: str | None) -> str:
+    if not ran:
+        return "failed" + (f": {error[:90]}" if error else "")
+    return f"measured {effect:+.1%}" if effect is not None else "measured nothing"
+
+
 TRIED_SHOWN = 10  # the latest edits in the table of tried changes
 TRIED_INSTRUCTION_CHARS = 110
 
@@ -203,6 +225,8 @@ def first_change_thought(script: str) -> str:
 
 RECIPES_PLAN = "1. Try each ready recipe as its own code; keep a version only if it measures better. 2. Then improve."
 RECIPE_THOUGHT_PREFIX = "Recipe taken without a model: "
+# A change an earlier run measured a gain with, taken as its own code (runtime/experience.py): "<prefix><record id>".
+LEARNED_THOUGHT_PREFIX = "Learned change taken without a model: record "
 RECIPES_ONLY_UNMEASURED = (
     "No model is called and no run has printed a validation metric to keep the best by: the starter is the answer."
 )

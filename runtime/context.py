@@ -209,6 +209,25 @@ class Context:
         default_factory=lambda: str(Path(_default_cache()) / "memory"),
         metadata={"description": "Chroma store shared by runs (long-term memory)."},
     )
+    use_experience: bool = field(
+        default=True,
+        metadata={
+            "description": "Learn across runs: after every measured change and at the end, a record goes to the "
+            "experience store; at the start (and on a stall) the changes that measured a gain on the most similar "
+            "tasks are offered, and taken first as their own code where they fit. Off in `bench` configurations."
+        },
+    )
+    experience_dir: str = field(
+        default_factory=lambda: str(Path(_default_cache()) / "experience"),
+        metadata={"description": "The experience store (plain JSON records and a Chroma index), one per user."},
+    )
+    experience_max_records: int = field(
+        default=10_000,
+        metadata={"description": "Records the experience store keeps; past it the least useful, oldest go first."},
+    )
+    experience_k: int = field(
+        default=5, metadata={"description": "Learned changes offered to a run (the same task's first)."}
+    )
     runs_dir: str = field(default="runs", metadata={"description": "Where run folders are created."})
     cache_dir: str = field(
         default_factory=_default_cache, metadata={"description": "Baseline-score cache and the like."}
@@ -351,8 +370,13 @@ def parse_settings(pairs: list[str]) -> dict[str, Any]:
 
 # Bounds a usable run needs, checked before a run starts (`settings_problems`); Studio and tests may build
 # any Context, the CLI refuses these with one line.
-_AT_LEAST_ONE = ("max_steps", "repeat_limit", "max_output_tokens", "code_output_tokens", "script_memory_mb")
-_NOT_NEGATIVE = ("lifelines", "debug_attempts", "debugger_escalate_after", "coder_escalate_after", "retrieval_k")
+_AT_LEAST_ONE = (
+    "max_steps", "repeat_limit", "max_output_tokens", "code_output_tokens", "script_memory_mb",
+    "experience_max_records",
+)  # fmt: skip
+_NOT_NEGATIVE = (
+    "lifelines", "debug_attempts", "debugger_escalate_after", "coder_escalate_after", "retrieval_k", "experience_k",
+)  # fmt: skip
 _POSITIVE = ("budget_usd", "wall_clock_s", "script_timeout_s")
 _TEMPERATURES = ("planning_temperature", "retry_temperature", "worker_temperature")
 

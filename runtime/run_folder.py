@@ -77,6 +77,7 @@ def read_trace(run_dir: str | Path, name: str = "trace.jsonl") -> list[dict[str,
 
 
 RECIPE_SOURCE = "recipe (no model)"
+LEARNED_SOURCE = "learned (no model)"  # a change an earlier run measured, taken as its own code
 SCAFFOLD_SOURCE = "scaffold"
 REPORT_CHANGE_CHARS = 160
 
@@ -133,7 +134,7 @@ def render_changes(rows: list[tuple[int, str, str, str, bool]]) -> str:
     before it): the recipes taken without a model apart from what the models proposed beyond them."""
     if not rows:
         return ""
-    by_models = [row for row in rows if row[1] not in (RECIPE_SOURCE, SCAFFOLD_SOURCE)]
+    by_models = [row for row in rows if row[1] not in (RECIPE_SOURCE, LEARNED_SOURCE, SCAFFOLD_SOURCE)]
     lines = [
         "",
         "## Changes and what each measured",
@@ -148,4 +149,33 @@ def render_changes(rows: list[tuple[int, str, str, str, bool]]) -> str:
         said = " ".join(change.split()).replace("|", "/")
         said = said if len(said) <= REPORT_CHANGE_CHARS else said[: REPORT_CHANGE_CHARS - 3] + "..."
         lines.append(f"| {step} | {source} | {said} | {outcome.replace('|', '/')} | {'yes' if better else ''} |")
+    return "\n".join(lines) + "\n"
+
+
+def render_experience(result: dict[str, Any]) -> str:
+    """The report's account of experience across runs: when the run first beat the bar, which past changes it was
+    offered (and warned of) from the experience store, and which of them it made."""
+    experience = result.get("experience") or {}
+    step = result.get("first_success_step")
+    first = (
+        f"first reached +10 % on the validation metric at step {step} ({result.get('first_success_s')} s)"
+        if step is not None
+        else "never reached +10 % on the validation metric"
+    )
+    status = experience.get("status", "off")
+    lines = ["", "## Experience from earlier runs", "", f"- This run {first}.", f"- Experience store: {status}."]
+    if status == "off":
+        return "\n".join(lines) + "\n"
+    used = set(experience.get("used", []))
+    offered, warnings = experience.get("offered", []), experience.get("warnings", [])
+    lines.append(f"- Offered {len(offered)} learned change(s), used {len(used)}; warned of {len(warnings)}.")
+    if offered or warnings:
+        lines += ["", "| record | from | change | measured there | code | used |", "|---|---|---|---|---|---|"]
+    for offer in [*offered, *warnings]:
+        said = " ".join(str(offer["instruction"]).split()).replace("|", "/")
+        said = said if len(said) <= REPORT_CHANGE_CHARS else said[: REPORT_CHANGE_CHARS - 3] + "..."
+        where = "this task" if offer["same_task"] else offer["task"]
+        effect = "failed" if offer["effect"] is None else f"{offer['effect']:+.1%}"
+        mark = "yes" if offer["id"] in used else ("warning" if offer in warnings else "")
+        lines.append(f"| {offer['id']} | {where} | {said} | {effect} | {'yes' if offer['code'] else ''} | {mark} |")
     return "\n".join(lines) + "\n"

@@ -11,6 +11,7 @@ from typing import Any
 from budgetmlagent.prompts import planner as words
 from budgetmlagent.prompts.history import SCAFFOLD_MODEL
 from budgetmlagent.runtime.context import Context
+from budgetmlagent.runtime.experience import learned_thought, next_learned_change
 from budgetmlagent.runtime.measure import LAST_RUN_DIR, best_value
 from budgetmlagent.runtime.run_folder import append_trace
 from budgetmlagent.runtime.state import State, workspace_of
@@ -29,6 +30,7 @@ class ScaffoldAction:
     thought: str
     plan: str
     own_code: bool = False  # an edit the coder node makes from the recipe's own code, with no model call
+    fragment: str | None = None  # the code a learned change merges in (own_code), instead of a recipe's
 
 
 def scaffold_action(state: State, ctx: Context) -> ScaffoldAction | None:
@@ -70,6 +72,8 @@ def scaffold_takes(state: State, action: ScaffoldAction) -> dict[str, Any]:
     }
     if action.own_code:
         pending["own_code"] = True
+    if action.fragment is not None:
+        pending["fragment"] = action.fragment
     return {"pending": pending, "planner_error": None, "plan": state.get("plan") or action.plan}
 
 
@@ -173,7 +177,8 @@ def revert_changes_something(state: State) -> bool:
 
 def recipe_step(state: State, ctx: Context) -> ScaffoldAction | None:
     """The recipe phase, with no model call: back to the best version when the last recipe left it (no better, or
-    broken), else the next recipe not yet tried, its own code merged into the script; None once each was tried.
+    broken), else the next learned change that fits (one earlier runs measured a gain with, runtime/experience.py),
+    else the next hand-written recipe not yet tried, its own code merged into the script; None once each was tried.
 
     What a recipe does is known code: paying a model to copy it (a 0.5B planner pasted the recipe's words, a 1.5B
     coder rewrote the whole script to change one line) cost a minute a step. A recipe whose own code does not fit
@@ -183,12 +188,20 @@ def recipe_step(state: State, ctx: Context) -> ScaffoldAction | None:
         return None
     steps = state.get("steps", [])
     plan = words.RECIPES_PLAN
-    last_was_recipe = bool(steps) and steps[-1]["thought"].startswith(words.RECIPE_THOUGHT_PREFIX)
+    prefixes = (words.RECIPE_THOUGHT_PREFIX, words.LEARNED_THOUGHT_PREFIX)
+    last_was_recipe = bool(steps) and steps[-1]["thought"].startswith(prefixes)
     if last_was_recipe and ctx.use_best_snapshot and revert_changes_something(state):
         return ScaffoldAction("Revert To Best", {"reason": words.RECIPE_REVERT}, words.RECIPE_REVERT, plan)
     script = main_script_text(workspace_of(state), main)
+    if script is None:
+        return None
+    learned = next_learned_change(state, script)
+    if learned is not None:
+        edit = {"script_name": main, "edit_instruction": learned["instruction"], "save_name": main}
+        thought = learned_thought(learned)
+        return ScaffoldAction("Edit Script (AI)", edit, thought, plan, own_code=True, fragment=learned["fragment"])
     tried = {s["thought"] for s in steps}
-    recipes = recipes_for(workspace_of(state), script) if script is not None else []
+    recipes = recipes_for(workspace_of(state), script) if ctx.use_recipes else []
     fresh = next((r for r in recipes if words.recipe_thought(r.name) not in tried), None)
     if fresh is None:
         return None

@@ -61,6 +61,7 @@ class PendingAction(TypedDict):
     model: str
     tier: int
     own_code: NotRequired[bool]  # the coder writes the named recipe's own code, with no model call
+    fragment: NotRequired[str]  # with own_code: a learned change's code, merged in instead of a recipe's
 
 
 class Step(TypedDict):
@@ -109,6 +110,8 @@ class State(InputState, total=False):
     # (step, value) of every validation metric a run printed, for claims and the report.
     measured: Annotated[list[tuple[int, float]], operator.add]
     escalations: Annotated[list[dict[str, Any]], operator.add]
+    # What earlier runs offer this one (runtime/experience.py): the store's status, the fingerprint, offers, warnings.
+    experience: dict[str, Any]
     status: Status
     started_at: float
     result: dict[str, Any]

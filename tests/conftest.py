@@ -50,6 +50,14 @@ def tiny_task(tmp_path: Path) -> Path:
     return root
 
 
+@pytest.fixture(autouse=True)
+def no_users_experience(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test reads or writes the user's experience store: off unless a test turns it on, and then in a folder of
+    the session's own unless the test names one (the variables reach `budgetmlagent` subprocesses too)."""
+    monkeypatch.setenv("BUDGETMLAGENT_USE_EXPERIENCE", "false")
+    monkeypatch.setenv("BUDGETMLAGENT_EXPERIENCE_DIR", str(tmp_path_factory.getbasetemp() / "experience"))
+
+
 PATTERN = r"validation score: (\S+)"
 
 

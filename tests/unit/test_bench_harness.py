@@ -23,17 +23,25 @@ def test_configuration_names_follow_the_paper() -> None:
     single = parse_config("single-base").context_settings("local")
     assert single == {
         "use_retrieval": False,
+        "use_experience": False,
         "preset": f"single:{LOCAL_BASE}",
         "use_expert": False,
         "use_cascade": False,
     }
     assert parse_config("single-expert").context_settings("local")["preset"] == f"single:{LOCAL_TOP}"
     cascade = parse_config("cascade").context_settings("local")
-    assert cascade == {"use_retrieval": False, "preset": "local", "use_expert": False, "use_cascade": True}
+    assert cascade == {
+        "use_retrieval": False,
+        "use_experience": False,
+        "preset": "local",
+        "use_expert": False,
+        "use_cascade": True,
+    }
     full = parse_config("cascade+expert+R")
     assert full.base == "cascade+expert" and full.retrieval
     assert full.context_settings("local") == {
         "use_retrieval": True,
+        "use_experience": False,
         "preset": "local",
         "use_expert": True,
         "use_cascade": True,

@@ -1,0 +1,386 @@
+"""Experience across runs (memory/experience.py): what a run is offered from earlier runs at its start, what it
+writes after every measured change and at its end, and what its report says about both. No LLM call is spent.
+
+The store is best effort: a missing folder is made, a damaged or unwritable one leaves the run without it, said in
+the trace and the report, and a failed write is traced and skipped. The run's own part lives in
+state["experience"]: the fingerprint, what was offered (changes that helped on alike tasks, warnings of ones that
+broke) and the store's status."""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from budgetmlagent.prompts.history import SCAFFOLD_MODEL
+from budgetmlagent.prompts.planner import LEARNED_THOUGHT_PREFIX, RECIPE_THOUGHT_PREFIX
+from budgetmlagent.providers.ledger import Ledger
+from budgetmlagent.runtime.context import Context
+from budgetmlagent.runtime.run_folder import append_trace, read_trace
+from budgetmlagent.runtime.state import State, Step, workspace_of
+from budgetmlagent.scaffold.data_facts import all_data_columns
+from budgetmlagent.scaffold.fingerprint import task_print
+from budgetmlagent.scaffold.learned_changes import changed_fragment, diff_summary, fitted
+from budgetmlagent.scaffold.reply_checks import main_script_text
+from budgetmlagent.workspace.scoring import improvement
+from budgetmlagent.workspace.validation import is_better
+
+if TYPE_CHECKING:
+    from budgetmlagent.memory.experience import ExperienceStore
+    from budgetmlagent.memory.experience_records import ChangeRecord, Fingerprint
+
+SUCCESS_GAIN = 0.10  # the verdict's bar, applied to the validation metric to date a run's first success
+NO_GAIN = 1e-3  # a relative change this small measured nothing either way
+WARNINGS_SHOWN = 3
+BEST_SUFFIX = "-best"  # the id of a run's best version, recorded as one change against the starter
+
+_stores: dict[tuple[str, int], ExperienceStore | str] = {}
+_stores_lock = threading.Lock()
+
+
+def open_store(ctx: Context) -> tuple[ExperienceStore | None, str]:
+    """The store this run reads and writes, one per folder and process; (None, why) when off or unusable."""
+    if not ctx.use_experience:
+        return None, "off"
+    key = (str(Path(ctx.experience_dir).expanduser()), ctx.experience_max_records)
+    with _stores_lock:
+        if key not in _stores:
+            try:
+                from budgetmlagent.memory.experience import ExperienceStore
+
+                _stores[key] = ExperienceStore(Path(key[0]), max_records=key[1])
+            except Exception as exc:  # a damaged index, a folder that cannot be made: run without, and say so
+                _stores[key] = f"unavailable ({type(exc).__name__}: {' '.join(str(exc).split())[:200]})"
+        found = _stores[key]
+    return (None, found) if isinstance(found, str) else (found, "on")
+
+
+def fingerprint_of(state: State) -> Fingerprint:
+    """The task's fingerprint from its problem, metric, data and main script as they are now."""
+    from budgetmlagent.memory.experience_records import Fingerprint
+
+    task = state["task"]
+    ws = workspace_of(state)
+    main = task.get("main_script")
+    script = main_script_text(ws, main) if main else None
+    printed = task_print(ws, script)
+    return Fingerprint(
+        problem=task["problem"],
+        data=printed.data,
+        metric=task["metric"],
+        direction=task["direction"],
+        script=printed.script,
+        columns=sorted(all_data_columns(ws)),
+    )
+
+
+# -- at the run's start: what earlier runs measured on alike tasks -----------------------------------------------------
+
+
+def recall(state: State, ctx: Context) -> dict[str, Any]:
+    """state["experience"] for a new run: the store's status, the fingerprint, and the offers (at most
+    experience_k changes that measured a gain, the same task's first, and a few warnings)."""
+    store, status = open_store(ctx)
+    if not ctx.use_experience:
+        return {"status": status, "offered": [], "warnings": []}
+    fingerprint = fingerprint_of(state)
+    out: dict[str, Any] = {
+        "status": status,
+        "key": fingerprint.key(),
+        "fingerprint": fingerprint.model_dump(),
+        "offered": [],
+        "warnings": [],
+    }
+    if store is None:
+        append_trace(state.get("run_dir"), {"type": "experience", "status": status})
+        return out
+    started = time.perf_counter()
+    try:
+        hits = store.similar(fingerprint.text())
+    except Exception as exc:  # a store that breaks while read: this run goes on without it
+        out["status"] = f"unavailable ({type(exc).__name__}: {str(exc)[:200]})"
+        append_trace(state.get("run_dir"), {"type": "experience", "status": out["status"]})
+        return out
+    columns = set(fingerprint.columns)
+    offers = [_offer(hit.record, hit.distance, fingerprint.key()) for hit in hits if _fits_here(hit.record, columns)]
+    helped = [o for o in offers if o["ran"] and (o["effect"] or 0) > NO_GAIN]
+    out["offered"] = _best_per_instruction(helped, ctx.experience_k)
+    gained = {_said(o["instruction"]) for o in helped}
+    broke = [o for o in offers if (not o["ran"] or (o["effect"] or 0) < -NO_GAIN)]
+    out["warnings"] = [o for o in _best_per_instruction(broke, WARNINGS_SHOWN) if _said(o["instruction"]) not in gained]
+    out["seconds"] = round(time.perf_counter() - started, 4)
+    append_trace(
+        state.get("run_dir"),
+        {
+            "type": "experience",
+            "status": status,
+            "records_near": len(hits),
+            "offered": [o["id"] for o in out["offered"]],
+            "warnings": [o["id"] for o in out["warnings"]],
+            "seconds": out["seconds"],
+        },
+    )
+    return out
+
+
+def _offer(record: ChangeRecord | Any, distance: float, key: str) -> dict[str, Any]:
+    return {
+        "id": record.id,
+        "run": record.run,
+        "task": record.task,
+        "same_task": record.key == key,
+        "instruction": record.instruction,
+        "fragment": record.fragment,
+        "effect": record.effect,
+        "ran": record.ran,
+        "error": record.error,
+        "author": record.author,
+        "distance": round(distance, 4),
+    }
+
+
+def _fits_here(record: Any, columns: set[str]) -> bool:
+    """An instruction that names a column of its own task this workspace lacks is not for this task."""
+    said = record.instruction.lower()
+    named = [c for c in record.fingerprint.columns if re.search(rf"(?<![\w.]){re.escape(c.lower())}(?![\w])", said)]
+    return all(c in columns for c in named)
+
+
+def _said(instruction: str) -> str:
+    return " ".join(instruction.split()).lower()
+
+
+def _best_per_instruction(offers: list[dict[str, Any]], k: int) -> list[dict[str, Any]]:
+    """One offer per instruction, the same task's first, then by effect weighted by likeness; at most k."""
+
+    def rank(o: dict[str, Any]) -> tuple[int, float]:
+        weight = abs(o["effect"]) if o["effect"] is not None else 0.01
+        return (0 if o["same_task"] else 1, -weight * (1.0 - o["distance"]))
+
+    chosen: dict[str, dict[str, Any]] = {}
+    for offer in sorted(offers, key=rank):
+        chosen.setdefault(_said(offer["instruction"]), offer)
+    return list(chosen.values())[:k]
+
+
+# -- during the run: learned changes the scaffold takes, and the planner is offered ------------------------------------
+
+
+def learned_offers(state: State) -> list[dict[str, Any]]:
+    return list((state.get("experience") or {}).get("offered", []))
+
+
+def learned_warnings(state: State) -> list[dict[str, Any]]:
+    return list((state.get("experience") or {}).get("warnings", []))
+
+
+def learned_thought(offer: dict[str, Any]) -> str:
+    where = "this task" if offer["same_task"] else offer["task"]
+    return f"{LEARNED_THOUGHT_PREFIX}{offer['id']} ({offer['effect']:+.1%} on {where})"
+
+
+def next_learned_change(state: State, script: str) -> dict[str, Any] | None:
+    """The next learned change the scaffold takes as its own code: one that measured a gain, not tried yet in this
+    run, whose fragment fits this script (it merges, changes something, and reads only names that exist)."""
+    tried = {s["thought"] for s in state.get("steps", [])}
+    offers = learned_offers(state)
+    # A run's best version holds its own changes: once taken, they are not taken one by one again.
+    covered = {o["run"] for o in offers if o["id"].endswith(BEST_SUFFIX) and learned_thought(o) in tried}
+    ws = workspace_of(state)
+    for offer in offers:
+        if offer["run"] in covered or learned_thought(offer) in tried or not offer.get("fragment"):
+            continue
+        if fitted(ws, script, offer["fragment"]) is not None:
+            return offer
+    return None
+
+
+# -- after every measured change, and at the end: what the store is told ---------------------------------------------
+
+
+def record_change(state: State, ctx: Context, step: Step, before: str | None, after: str | None) -> None:
+    """A change record for an edit of the main script: its effect on the validation metric against the best before
+    it, or that it broke (did not run, or its code was refused). An edit whose run printed no metric is not one."""
+    store, _ = open_store(ctx)
+    task = state["task"]
+    if store is None or step["action_input"].get("save_name", task.get("main_script")) != task.get("main_script"):
+        return
+    value = dict(state.get("measured", [])).get(step["step"])
+    if step["ok"] and value is None:
+        return
+    try:
+        from budgetmlagent.memory.experience_records import ChangeRecord
+
+        best = best_before(state, step["step"])
+        effect = None if value is None or best is None else improvement(value, best, task["direction"])
+        ran = bool(step["ok"])
+        code = before is not None and after is not None and ran
+        record = ChangeRecord(
+            **_about(state, f"-s{step['step']}"),
+            step=step["step"],
+            instruction=str(step["action_input"].get("edit_instruction", "")),
+            diff=diff_summary(before, after) if code else "",  # type: ignore[arg-type]
+            fragment=changed_fragment(before, after) if code else None,  # type: ignore[arg-type]
+            effect=effect,
+            ran=ran,
+            error=None if ran else _last_line(step["observation"]),
+            author=author_of(state, step),
+            time=time.time(),
+        )
+        store.add(record)
+    except Exception as exc:  # the run never stops for its experience
+        append_trace(state.get("run_dir"), {"type": "experience_write_failed", "step": step["step"], "error": str(exc)})
+
+
+def record_run(
+    state: State, ctx: Context, result: dict[str, Any], instructions: list[str], starter: str | None
+) -> None:
+    """At the end: the run's best version as one change against the starter script (what a second run of the task
+    takes first; `instructions` are the changes that made it), and the run's outcome with what it was offered and
+    used."""
+    store, _ = open_store(ctx)
+    if store is None or not state.get("task") or "key" not in (state.get("experience") or {}):
+        return
+    from budgetmlagent.memory.experience_records import ChangeRecord, RunRecord
+
+    task = state["task"]
+    try:
+        best = state.get("best")
+        baseline = task.get("validation_baseline")
+        gain = None
+        if best is not None and best["validation"] is not None and baseline is not None:
+            gain = improvement(best["validation"], baseline, task["direction"])
+        main = task.get("main_script")
+        if best is not None and best["step"] > 0 and gain is not None and gain > NO_GAIN and main and instructions:
+            after = _read(Path(best["snapshot"]) / main)
+            if starter is not None and after is not None:
+                store.add(
+                    ChangeRecord(
+                        **_about(state, BEST_SUFFIX),
+                        step=0,
+                        instruction="The best version of an earlier run: " + "; then ".join(instructions),
+                        diff=diff_summary(starter, after),
+                        fragment=changed_fragment(starter, after),
+                        effect=gain,
+                        ran=True,
+                        author="run",
+                        time=time.time(),
+                    )
+                )
+        store.add(
+            RunRecord(
+                **_about(state, "-run"),
+                success=bool(result.get("success")),
+                improvement=result.get("improvement"),
+                validation_gain=gain,
+                steps=int(result.get("steps", 0)),
+                first_success_step=result.get("first_success_step"),
+                first_success_s=result.get("first_success_s"),
+                offered=[o["id"] for o in learned_offers(state)],
+                used=used_offers(state),
+                time=time.time(),
+            )
+        )
+    except Exception as exc:
+        append_trace(state.get("run_dir"), {"type": "experience_write_failed", "step": "end", "error": str(exc)})
+
+
+def _about(state: State, suffix: str) -> dict[str, Any]:
+    """The fields every record of this run shares: its id (the run's, with a suffix), run, task and fingerprint."""
+    fingerprint = _run_fingerprint(state)
+    return {
+        "id": f"{state['run_id']}{suffix}",
+        "run": state["run_id"],
+        "task": state["task"]["name"],
+        "fingerprint": fingerprint,
+        "key": fingerprint.key(),
+    }
+
+
+def _run_fingerprint(state: State) -> Fingerprint:
+    """The fingerprint taken at the run's start (the script changes during the run; the task does not)."""
+    from budgetmlagent.memory.experience_records import Fingerprint
+
+    saved = (state.get("experience") or {}).get("fingerprint")
+    return Fingerprint.model_validate(saved) if saved else fingerprint_of(state)
+
+
+def best_before(state: State, step: int) -> float | None:
+    """The best validation metric measured before `step` (the baseline's at first)."""
+    task = state["task"]
+    value = task.get("validation_baseline")
+    for measured_step, measured in state.get("measured", []):
+        if measured_step < step and is_better(measured, value, task["direction"]):
+            value = measured
+    return value
+
+
+def author_of(state: State, step: Step) -> str:
+    """Who wrote the change: a recipe's or a learned change's own code, the scaffold, or the coder's model."""
+    if step["model"] == SCAFFOLD_MODEL:
+        if step["thought"].startswith(RECIPE_THOUGHT_PREFIX):
+            return "recipe"
+        if step["thought"].startswith(LEARNED_THOUGHT_PREFIX):
+            return "learned"
+    ledger: Ledger = state.get("ledger") or Ledger()
+    coder = next((c.model for c in reversed(ledger.calls) if c.role in ("coder", "debugger")), None)
+    return coder or step["model"]
+
+
+def used_offers(state: State) -> list[str]:
+    """The offered changes this run made: taken by the scaffold, or asked for word for word by the planner."""
+    asked = {_said(str(s["action_input"].get("edit_instruction", ""))) for s in state.get("steps", [])}
+    thoughts = {s["thought"] for s in state.get("steps", [])}
+    return [
+        o["id"] for o in learned_offers(state) if learned_thought(o) in thoughts or _said(o["instruction"]) in asked
+    ]
+
+
+def first_success(state: State) -> tuple[int | None, float | None]:
+    """The first step whose validation metric beat the baseline's by more than the verdict's 10 %, and the seconds
+    from the run's start to the end of that step (from the trace)."""
+    task = state.get("task") or {}
+    baseline = task.get("validation_baseline")
+    if baseline is None:
+        return None, None
+    step = next(
+        (s for s, v in sorted(state.get("measured", [])) if improvement(v, baseline, task["direction"]) > SUCCESS_GAIN),
+        None,
+    )
+    if step is None:
+        return None, None
+    ended = next(
+        (r["time"] for r in read_trace(state["run_dir"]) if r.get("type") == "step" and r.get("step") == step), None
+    )
+    started = state.get("started_at")
+    return step, (round(ended - started, 1) if ended is not None and started is not None else None)
+
+
+def experience_summary(state: State) -> dict[str, Any]:
+    """result.json's account: the store's status, what was offered and warned of, what was used."""
+    saved = state.get("experience") or {}
+    return {
+        "status": saved.get("status", "off"),
+        "offered": [_brief(o) for o in saved.get("offered", [])],
+        "warnings": [_brief(o) for o in saved.get("warnings", [])],
+        "used": used_offers(state),
+    }
+
+
+def _brief(offer: dict[str, Any]) -> dict[str, Any]:
+    return {k: offer[k] for k in ("id", "task", "same_task", "instruction", "effect", "author", "distance")} | {
+        "code": bool(offer.get("fragment"))
+    }
+
+
+def _read(path: Path) -> str | None:
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
+def _last_line(text: str) -> str:
+    return next((line.strip()[:200] for line in reversed(text.splitlines()) if line.strip()), "")
