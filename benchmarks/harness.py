@@ -227,8 +227,9 @@ def resumable(run_dir: Path) -> bool:
     path = run_dir / CHECKPOINT_FILE
     if not path.is_file() or any(run_dir.glob("crash-*.txt")):
         return False
-    try:  # read-only: a damaged file is set aside with the folder, never repaired here
-        with contextlib.closing(sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True)) as conn:
+    # read-only: a damaged file is set aside with the folder, never repaired here; resolved: `--out` may be relative
+    try:
+        with contextlib.closing(sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)) as conn:
             return conn.execute("SELECT 1 FROM checkpoints LIMIT 1").fetchone() is not None
     except sqlite3.Error:
         return False

@@ -324,3 +324,20 @@ def test_a_sweep_without_a_terminal_logs_plain_lines(capsys: pytest.CaptureFixtu
         log("[alpha/single-base/seed0] SUCCESS | 1/2 cells done")
     assert on_cell is None  # no progress bar under pytest (no terminal)
     assert capsys.readouterr().err == "[alpha/single-base/seed0] SUCCESS | 1/2 cells done\n"
+
+
+def test_a_checkpoint_under_a_relative_out_folder_is_found(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # `bench --out benchmarks/results/...` (relative) stopped every resume with "relative path can't be expressed
+    # as a file URI" before any cell ran.
+    import sqlite3
+
+    from budgetmlagent.benchmarks.harness import resumable
+    from budgetmlagent.runtime.durable import CHECKPOINT_FILE
+
+    cell = tmp_path / "out" / "runs" / "t" / "c" / "seed0"
+    cell.mkdir(parents=True)
+    with sqlite3.connect(cell / CHECKPOINT_FILE) as conn:
+        conn.execute("CREATE TABLE checkpoints (id TEXT)")
+        conn.execute("INSERT INTO checkpoints VALUES ('1')")
+    monkeypatch.chdir(tmp_path)
+    assert resumable(Path("out/runs/t/c/seed0"))
