@@ -86,11 +86,12 @@ def _reachable(host_port: str) -> None:
         raise RayUnavailable(f"no Ray cluster answers at {host_port} ({exc.strerror or exc})") from None
 
 
-def connect(options: RayOptions) -> Any:
-    """Join the cluster (`local`: start a private one on this machine). Returns the ray module."""
+def connect(options: RayOptions) -> tuple[Any, bool]:
+    """Join the cluster (`local`: start a private one on this machine). Returns the ray module, and whether
+    this call joined (False when the caller, a notebook say, had joined the cluster it wants already)."""
     ray = _import_ray()
-    if ray.is_initialized():  # a caller (a test, a notebook) already joined the cluster it wants
-        return ray
+    if ray.is_initialized():
+        return ray, False
     address: str | None = None if options.address == "local" else options.address
     if address is not None:
         gcs = _gcs_address(address)
@@ -107,7 +108,7 @@ def connect(options: RayOptions) -> Any:
         )
     except (ConnectionError, RuntimeError, ValueError) as exc:
         raise RayUnavailable(f"cannot join the Ray cluster at {options.address}: {exc}") from None
-    return ray
+    return ray, True
 
 
 class ModelHost:
@@ -216,7 +217,7 @@ def run_on_ray(
     options = settings.ray
     if options is None or not cells:  # nothing left to run: no need to reach the cluster
         return
-    ray = connect(options)
+    ray, joined_here = connect(options)
     cells, settings = absolute(cells, settings)
     hosts = start_model_hosts(ray) if local_models(settings) else []
     task = ray.remote(_cell_task).options(
@@ -244,12 +245,17 @@ def run_on_ray(
         # Ending the job (ray.shutdown below) makes every node kill the job's workers, the running cells and
         # the model hosts with them; ray.cancel(force=True) on running cells can abort the driver (Ray 2.60).
         log(f"interrupted: cancelling {len(pending)} cells on the cluster; re-run the command to resume them")
+        if not joined_here:  # the caller's job goes on: ask each cell to stop instead
+            for ref in pending:
+                with contextlib.suppress(Exception):
+                    ray.cancel(ref)
         raise
     finally:
         for host in hosts:
             with contextlib.suppress(Exception):
                 ray.kill(host)
-        ray.shutdown()
+        if joined_here:
+            ray.shutdown()
 
 
 def _collect(ray: Any, ref: Any, cell: Cell, settings: SweepSettings, log: Callable[[str], None]) -> Any:
