@@ -49,7 +49,12 @@ def coder(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     span = (start, end) if segment else None
     if pending.get("own_code"):  # a recipe the scaffold takes: its own code, merged as a model's fragment would be
         fragment = pending.get("fragment")  # a learned change's code, merged here as it was when measured
-        code = merge_fragment(original, fragment) if fragment else recipe_code(ws, original, args["edit_instruction"])
+        if pending.get("code"):  # the scaffold's own whole script (the starter's hold-out check)
+            code = pending["code"]
+        elif fragment:
+            code = merge_fragment(original, fragment)
+        else:
+            code = recipe_code(ws, original, args["edit_instruction"])
         error, update = words.NO_RECIPE_CODE, {}
     else:
         messages = edit_messages(ctx, ws, script, original, args["edit_instruction"], span, pointed_at, lesson)

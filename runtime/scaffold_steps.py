@@ -17,7 +17,7 @@ from budgetmlagent.runtime.run_folder import append_trace
 from budgetmlagent.runtime.state import State, workspace_of
 from budgetmlagent.scaffold.recipes import recipes_for
 from budgetmlagent.scaffold.reply_checks import main_script_text
-from budgetmlagent.scaffold.starter import first_change
+from budgetmlagent.scaffold.starter import PRINT_METRIC, first_change, hold_out_code
 from budgetmlagent.workspace.snapshots import differs_from_snapshot
 
 
@@ -31,13 +31,17 @@ class ScaffoldAction:
     plan: str
     own_code: bool = False  # an edit the coder node makes from the recipe's own code, with no model call
     fragment: str | None = None  # the code a learned change merges in (own_code), instead of a recipe's
+    code: str | None = None  # the whole new script, when the scaffold wrote it (own_code): the starter's hold-out
 
 
 def scaffold_action(state: State, ctx: Context) -> ScaffoldAction | None:
     """The step the scaffold takes this time, or None when the planner's model chooses."""
     first = starter_change(state, ctx)
+    own = own_hold_out(state, first) if first is not None else None
+    if own is not None:
+        return own
     if ctx.recipes_only:
-        if first is not None:  # a starter that needs a change first needs a model to write it
+        if first is not None:  # a starter that needs another change first needs a model to write it
             return ScaffoldAction("Final Answer", {"final_answer": words.RECIPES_ONLY_UNMEASURED}, "", "")
         return recipe_step(state, ctx) or ScaffoldAction("Final Answer", {"final_answer": words.RECIPES_DONE}, "", "")
     retry = starter_retry(state, first) if first is not None else None
@@ -74,6 +78,8 @@ def scaffold_takes(state: State, action: ScaffoldAction) -> dict[str, Any]:
         pending["own_code"] = True
     if action.fragment is not None:
         pending["fragment"] = action.fragment
+    if action.code is not None:
+        pending["code"] = action.code
     return {"pending": pending, "planner_error": None, "plan": state.get("plan") or action.plan}
 
 
@@ -87,6 +93,22 @@ def first_change_action(state: State, instruction: str) -> ScaffoldAction:
     main = state["task"]["main_script"]
     edit = {"script_name": main, "edit_instruction": instruction, "save_name": main}
     return ScaffoldAction("Edit Script (AI)", edit, words.first_change_thought(main), words.FIRST_CHANGE_PLAN)
+
+
+def own_hold_out(state: State, first: str) -> ScaffoldAction | None:
+    """The starter's change as the scaffold's own code (scaffold/starter.hold_out_code), for a starter that runs
+    but prints no hold-out metric, once; a model writes it if that code does not fit or its run failed."""
+    task = state["task"]
+    main = task["main_script"]
+    tried = any(s["action_input"].get("edit_instruction") == first for s in state.get("steps", []))
+    if tried or not first.startswith(PRINT_METRIC.format(script=main)):
+        return None
+    source = main_script_text(workspace_of(state), main)
+    code = hold_out_code(source, task["metric"]) if source is not None else None
+    if code is None:
+        return None
+    action = first_change_action(state, first)
+    return ScaffoldAction(action.name, action.action_input, action.thought, action.plan, own_code=True, code=code)
 
 
 def starter_change(state: State, ctx: Context) -> str | None:

@@ -25,6 +25,8 @@ HOLD_OUT = (
     "hold out 20 % of the training rows with sklearn.model_selection.train_test_split(..., test_size=0.2, "
     "random_state=0)"
 )
+# The change of a starter that runs but prints no hold-out metric begins so.
+PRINT_METRIC = "Make {script} print its validation metric: "
 _VALIDATION_WORD = re.compile(rf"\b{HOLD_OUT_WORDS}\b", re.IGNORECASE)
 
 
@@ -118,10 +120,67 @@ def first_change(
             return "".join(parts) + f"; keep its prints, {keep}."
         return "".join(parts) + f"; {keep}. To measure it, {measure}."
     return (
-        f"Make {script} print its validation metric: {HOLD_OUT}, fit its current model on the other 80 %, print "
+        PRINT_METRIC.format(script=script) + f"{HOLD_OUT}, fit its current model on the other 80 %, print "
         f"'{validation_line(metric)}' on the held-out rows{computed}; then {keep}."
     )
 
 
 def _listed(names: tuple[str, ...]) -> str:
     return names[0] if len(names) == 1 else ", ".join(names[:-1]) + f" and {names[-1]}"
+
+
+# Metrics the scaffold computes itself on a hold-out: (y_true, y_pred) functions whose default arguments fit any
+# target of their kind. F1, AUC or log loss need averaging or probabilities: their print is left to the models.
+_OWN_METRICS = {
+    "mae": "mean_absolute_error",
+    "mse": "mean_squared_error",
+    "rmse": "mean_squared_error",
+    "accuracy": "accuracy_score",
+    "balanced accuracy": "balanced_accuracy_score",
+    "r2": "r2_score",
+    "median absolute error": "median_absolute_error",
+}
+
+
+def hold_out_code(source: str, metric: str) -> str | None:
+    """`source` with a hold-out check put just before its last `<model>.fit(X, y)` statement: a clone of the same
+    model fitted on 80 % of the same rows prints `Validation <metric>: <value>` on the other 20 %; the script's own
+    fit and submission are left as they are. None when the script makes no such call or the metric needs more
+    than (y_true, y_pred). The scaffold's own code for a starter that runs but prints no hold-out metric: it costs
+    no model call (a 1.5B coder took 70 s to write it, and its edit could break the submission)."""
+    function = _OWN_METRICS.get(metric.lower())
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return None
+    fits = [
+        node
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Expr)
+        and isinstance(node.value, ast.Call)
+        and isinstance(node.value.func, ast.Attribute)
+        and node.value.func.attr == "fit"
+        and isinstance(node.value.func.value, ast.Name)
+        and len(node.value.args) == 2
+        and not node.value.keywords
+    ]
+    if function is None or not fits:
+        return None
+    fit = max(fits, key=lambda node: node.lineno)
+    call = fit.value
+    assert isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute) and isinstance(call.func.value, ast.Name)
+    model, (features, target) = call.func.value.id, (ast.unparse(arg) for arg in call.args)
+    score = "_hold_out_metric(_y_held, _check.predict(_X_held))" + (" ** 0.5" if metric.lower() == "rmse" else "")
+    indent = " " * fit.col_offset
+    check = [
+        "# A hold-out check, so every change can be measured: the same model, refitted on 80 % of the rows.",
+        "from sklearn.base import clone as _clone",
+        f"from sklearn.metrics import {function} as _hold_out_metric",
+        "from sklearn.model_selection import train_test_split as _train_test_split",
+        f"_X_fit, _X_held, _y_fit, _y_held = _train_test_split({features}, {target}, test_size=0.2, random_state=0)",
+        f"_check = _clone({model}).fit(_X_fit, _y_fit)",
+        f'print(f"{validation_line(metric).replace("<value>", "{" + score + "}")}")',
+    ]
+    lines = source.splitlines()
+    at = fit.lineno - 1
+    return "\n".join([*lines[:at], *(indent + line for line in check), *lines[at:]]) + "\n"

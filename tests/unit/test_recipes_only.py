@@ -73,3 +73,33 @@ def test_recipes_first_then_the_planner_plans_knowing_what_they_measured(tabular
     prompt = planner_calls[0]["messages"][-1].content
     assert "Changes tried so far" in prompt and "-> validation score 0.5" in prompt
     assert "Changes that usually lift a baseline" not in prompt  # each recipe ran: none is offered again
+
+
+# Fits a model and writes its predictions, but prints no validation metric (film-release-year's shape, smaller).
+FITS_AND_PRINTS_NOTHING = """\
+import numpy as np
+import pandas as pd
+from sklearn.linear_model import LinearRegression
+
+train = pd.read_csv("train.csv")
+cols = ["size", "id"]
+reg = LinearRegression()
+reg.fit(train[cols], train["label"])
+open("submission.csv", "w").write(f"{float(np.clip(reg.predict(train[cols])[0], 0, 1))}\\n")
+"""
+
+
+def test_recipes_only_writes_the_starter_s_hold_out_check_itself_and_then_measures_recipes(
+    tabular_task: Path, tmp_path: Path
+) -> None:
+    # Without a validation number no recipe could be measured, and recipes-only used to stop at once.
+    (tabular_task / "env" / "train.py").write_text(FITS_AND_PRINTS_NOTHING)
+    (tabular_task / "scripts" / "budgetmlagent.json").write_text('{"metric": "MAE", "direction": "lower"}')
+    state, models = run_graph(tabular_task, tmp_path, {}, recipes_only=True, use_cascade=False, use_expert=False)
+    assert models.calls() == []
+    first = state["steps"][0]
+    assert first["action"] == "Edit Script (AI)" and first["ok"] and first["model"] == "scaffold"
+    assert first["action_input"]["edit_instruction"].startswith("Make train.py print its validation metric")
+    assert "_train_test_split(train[cols], train['label']" in first["observation"]
+    assert state["measured"] and state["measured"][0][0] == 1  # measured from step 1 on
+    assert len(state["steps"]) > 2  # recipes followed, measured against it

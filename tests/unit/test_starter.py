@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import re
+import subprocess
+import sys
+from pathlib import Path
+
 from budgetmlagent.scaffold.starter import Gap, first_change, read_gap, validation_line
 from budgetmlagent.workspace.validation import recognise_validation_pattern
 
@@ -58,3 +63,45 @@ def test_a_script_that_fails_for_another_reason_gets_the_general_wording() -> No
     text = first_change("fit.py", "MAE", runs=False, prints_validation=False, source=source)
     assert text is not None and "define every variable it uses later" in text and "random_state=0" in text
     assert read_gap("def broken(:\n") == Gap()
+
+
+FUNCTION_STARTER = """import numpy as np
+from sklearn.linear_model import LogisticRegression
+
+
+def main():
+    rng = np.random.default_rng(0)
+    features = rng.normal(size=(120, 3))
+    labels = (features[:, 0] + 0.3 * rng.normal(size=120) > 0).astype(int)
+    clf = LogisticRegression()
+    clf.fit(features, labels)
+    np.savetxt("submission.csv", clf.predict(features[:5]), fmt="%d")
+    print("wrote submission.csv")
+
+
+main()
+"""
+
+
+def test_the_scaffold_writes_the_hold_out_check_itself_inside_a_function(tmp_path: Path) -> None:
+    # film-release-year prints nothing and fits at the top level; this starter fits inside main() and the metric is
+    # accuracy: the check goes just before the fit, at its indentation, and the script's own output stays.
+    from budgetmlagent.scaffold.starter import hold_out_code
+
+    code = hold_out_code(FUNCTION_STARTER, "accuracy")
+    assert code is not None and "\n    _check = _clone(clf).fit(_X_fit, _y_fit)\n" in code
+    assert code.index("_check =") < code.index("    clf.fit(features, labels)")
+    (tmp_path / "train.py").write_text(code)
+    done = subprocess.run([sys.executable, "train.py"], cwd=tmp_path, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert "wrote submission.csv" in done.stdout and (tmp_path / "submission.csv").is_file()
+    pattern = recognise_validation_pattern(done.stdout, "accuracy")
+    assert pattern is not None and 0.5 < float(re.search(pattern, done.stdout).group(1)) <= 1.0  # type: ignore[union-attr]
+
+
+def test_no_hold_out_code_without_a_fit_call_or_for_a_metric_that_needs_more_than_predictions() -> None:
+    from budgetmlagent.scaffold.starter import hold_out_code
+
+    assert hold_out_code(FUNCTION_STARTER, "F1") is None  # averaging is the models' call
+    assert hold_out_code(FUNCTION_STARTER.replace("clf.fit(features, labels)", "clf.fit(features)"), "MAE") is None
+    assert hold_out_code("print(", "MAE") is None
