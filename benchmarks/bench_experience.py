@@ -10,6 +10,7 @@ fingerprint already embedded (a run embeds its own once) and with a fresh one. P
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import statistics
 import tempfile
@@ -83,7 +84,7 @@ def timed_queries(store: ExperienceStore, texts: list[str], fresh: bool) -> list
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10_000, 20_000], help="records per row")
-    parser.add_argument("--queries", type=int, default=60, help="queries timed at each size")
+    parser.add_argument("--queries", type=int, default=200, help="queries timed at each size")
     args = parser.parse_args()
     rng = random.Random(0)
     with tempfile.TemporaryDirectory() as tmp:
@@ -91,8 +92,9 @@ def main() -> None:
         started = time.perf_counter()
         store.vector("warm the model")
         print(f"model load and first embedding: {time.perf_counter() - started:.1f} s\n")
-        print("| records | fill s | p50 ms (embedded once) | p95 ms | p50 ms (fresh query) | p95 ms |")
-        print("|---|---|---|---|---|---|")
+        print(f"{os.cpu_count()} cores; load average: the 1-minute load when the row was timed\n")
+        print("| records | fill s | p50 ms (embedded once) | p95 ms | p50 ms (fresh query) | p95 ms | load |")
+        print("|---|---|---|---|---|---|---|")
         filled = 0
         for size in sorted(args.sizes):
             started = time.perf_counter()
@@ -106,7 +108,7 @@ def main() -> None:
             fresh = timed_queries(store, [q + " (fresh)" for q in queries], fresh=True)
             print(
                 f"| {store.count()} | {fill:.0f} | {statistics.median(cached):.1f} | {_p95(cached):.1f} "
-                f"| {statistics.median(fresh):.1f} | {_p95(fresh):.1f} |"
+                f"| {statistics.median(fresh):.1f} | {_p95(fresh):.1f} | {os.getloadavg()[0]:.1f} |"
             )
 
 

@@ -135,20 +135,18 @@ class ExperienceStore:
                 self._prune(int(self.max_records * PRUNE_TO))
 
     def similar(self, text: str, *, kind: str = "change", n: int = NEIGHBOURS) -> list[Hit]:
-        """Up to n records of this kind nearest to a fingerprint text, nearest first; none from an empty store."""
+        """Records of this kind among the n index entries nearest to a fingerprint text, nearest first."""
         count = self._collection.count()
         if count == 0:
             return []
+        # Filtered by kind here, not by a Chroma `where`: a filtered query took 60 ms at 10,000 records, 4 without.
         result = self._collection.query(
-            query_embeddings=[self.vector(text)],
-            n_results=min(n, count),
-            where={"kind": kind},
-            include=["documents", "distances"],
+            query_embeddings=[self.vector(text)], n_results=min(n, count), include=["documents", "distances"]
         )
         documents = (result["documents"] or [[]])[0]
         distances = (result["distances"] or [[]])[0]
         hits = [(parse_record(document or ""), float(d)) for document, d in zip(documents, distances, strict=True)]
-        return [Hit(record, distance) for record, distance in hits if record is not None]
+        return [Hit(record, distance) for record, distance in hits if record is not None and record.kind == kind]
 
     def count(self) -> int:
         return self._collection.count()
