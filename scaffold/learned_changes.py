@@ -30,7 +30,9 @@ def changed_fragment(before: str, after: str) -> str | None:
     if not changed or len(fragment) > FRAGMENT_CHARS:
         return None
     remade = merge_fragment(before, fragment)
-    return fragment if remade is not None and _same_code(remade, after) else None
+    # The same statements, in an order the merge chose: a run's best version merged whole put its fillna lines above
+    # the split where the recipes had put them below; the change is measured again wherever it is made.
+    return fragment if remade is not None and _statements(remade) == _statements(after) else None
 
 
 def diff_summary(before: str, after: str) -> str:
@@ -55,6 +57,10 @@ def fitted(ws: Workspace, script: str, fragment: str) -> str | None:
     if set(undefined_names(merged)) - set(undefined_names(script)):
         return None
     return merged
+
+
+def _statements(code: str) -> list[str]:
+    return sorted(ast.unparse(s) for s in ast.parse(code).body)
 
 
 def _same_code(a: str, b: str) -> bool:
