@@ -107,7 +107,12 @@ def main() -> None:
     tasks = {Path(resolve_task(t)).name: Path(resolve_task(t)) for t in args.tasks}
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
-    rows: list[dict[str, Any]] = []
+    # Rows already in results.jsonl are kept and not run again (a killed measurement continues).
+    saved = out / "results.jsonl"
+    rows: list[dict[str, Any]] = (
+        [json.loads(x) for x in saved.read_text().splitlines() if x.strip()] if saved.exists() else []
+    )
+    done = {(r["task"], r["config"]) for r in rows}
 
     def add(task: str, config: str, row: dict[str, Any]) -> None:
         rows.append({"task": task, "config": config} | row)
@@ -117,13 +122,19 @@ def main() -> None:
 
     first = out / "stores" / "first"
     for name, path in tasks.items():
-        add(name, CONFIGS[0], run(path, out, "first", first / name))
+        if (name, CONFIGS[0]) not in done:
+            shutil.rmtree(first / name, ignore_errors=True)
+            add(name, CONFIGS[0], run(path, out, "first", first / name))
     for name, path in tasks.items():
+        if (name, CONFIGS[1]) in done:
+            continue
         second = out / "stores" / "second" / name
         shutil.rmtree(second, ignore_errors=True)
         shutil.copytree(first / name, second)
         add(name, CONFIGS[1], run(path, out, "second", second))
     for name, path in tasks.items():
+        if (name, CONFIGS[3]) in done:
+            continue
         loo = out / "stores" / "loo" / name
         shutil.rmtree(loo, ignore_errors=True)
         started = time.perf_counter()
