@@ -10,14 +10,13 @@ from typing import Any
 
 from langgraph.runtime import Runtime
 
-from budgetmlagent.nodes.planner import tried_changes
 from budgetmlagent.prompts import planner as words
 from budgetmlagent.prompts.history import SCAFFOLD_MODEL
 from budgetmlagent.providers.ledger import Ledger
 from budgetmlagent.runtime.context import Context
 from budgetmlagent.runtime.durable import INTERRUPTED_TRACE
 from budgetmlagent.runtime.experience import experience_summary, first_success, recall, record_run
-from budgetmlagent.runtime.measure import BEST_DIR, LAST_RUN_DIR
+from budgetmlagent.runtime.measure import BEST_DIR, LAST_RUN_DIR, tried_changes
 from budgetmlagent.runtime.run_folder import (
     LEARNED_SOURCE,
     RECIPE_SOURCE,

@@ -16,7 +16,7 @@ from budgetmlagent.prompts.replies import planner_reply_model
 from budgetmlagent.runtime.context import Context
 from budgetmlagent.runtime.experience import learned_offers, learned_warnings
 from budgetmlagent.runtime.llm import call_structured
-from budgetmlagent.runtime.measure import best_value, measured_improvement
+from budgetmlagent.runtime.measure import best_value, measured_improvement, tried_changes
 from budgetmlagent.runtime.recall import RECENT_STEPS, retrieve_older
 from budgetmlagent.runtime.run_folder import append_trace
 from budgetmlagent.runtime.scaffold_steps import (
@@ -42,7 +42,7 @@ from budgetmlagent.scaffold.reply_checks import (
     script_name_repair,
     shown_whole,
 )
-from budgetmlagent.workspace.actions import EDIT_ACTIONS, PLANNER_ACTIONS
+from budgetmlagent.workspace.actions import PLANNER_ACTIONS
 from budgetmlagent.workspace.scoring import improvement
 
 
@@ -258,22 +258,6 @@ def learned_parts(state: State, main: str | None) -> list[str]:
     if warnings:
         parts.append(words.learned_warnings(warnings))
     return parts
-
-
-def tried_changes(state: State) -> list[tuple[int, str, str]]:
-    """Each edit so far: its step, its instruction, and how it ended (failed, measured, the best)."""
-    measured = dict(state.get("measured", []))
-    _, best_step = best_value(state)
-    metric = state["task"]["metric"]
-    return [
-        (
-            s["step"],
-            str(s["action_input"].get("edit_instruction", "")),
-            words.tried_outcome(s["ok"], s["observation"], measured.get(s["step"]), s["step"] == best_step, metric),
-        )
-        for s in state.get("steps", [])
-        if s["action"] in EDIT_ACTIONS
-    ]
 
 
 def fresh_recipes(state: State, script: str) -> list[str]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from budgetmlagent.prompts import planner as words
 from budgetmlagent.runtime.context import Context
 from budgetmlagent.runtime.state import BestSoFar, State, workspace_of
 from budgetmlagent.workspace.actions import EDIT_ACTIONS
@@ -172,3 +173,20 @@ def unproductive_edit(state: State) -> bool:
     if not any(step == last["step"] for step, _ in state.get("measured", [])):
         return False  # the run printed no metric: nothing was verified either way
     return best_value(state)[1] != last["step"]
+
+
+def tried_changes(state: State) -> list[tuple[int, str, str]]:
+    """Each edit so far: its step, its instruction, and how it ended (failed, measured, the best); the planner's
+    table of tried changes and the report's table of changes."""
+    measured = dict(state.get("measured", []))
+    _, best_step = best_value(state)
+    metric = state["task"]["metric"]
+    return [
+        (
+            s["step"],
+            str(s["action_input"].get("edit_instruction", "")),
+            words.tried_outcome(s["ok"], s["observation"], measured.get(s["step"]), s["step"] == best_step, metric),
+        )
+        for s in state.get("steps", [])
+        if s["action"] in EDIT_ACTIONS
+    ]
