@@ -201,6 +201,20 @@ def absolute(cells: Sequence[Cell], settings: SweepSettings) -> tuple[list[Cell]
     return [dataclasses.replace(cell, task_dir=cell.task_dir.resolve()) for cell in cells], settings
 
 
+def prepare_tasks(tasks: Sequence[Path], log: Callable[[str], None]) -> None:
+    """Build the tasks' data here, once, before any cell: prepare.py's lock holds on one machine only, so the
+    first cells of several nodes would otherwise run it at once in a shared task folder."""
+    from budgetmlagent.workspace.errors import TaskError
+    from budgetmlagent.workspace.task import run_prepare
+
+    for task in tasks:
+        try:
+            if run_prepare(task):
+                log(f"ray: prepared the data of {task.name} here, for every node")
+        except (TaskError, OSError) as exc:  # a node with what prepare.py needs may still manage
+            log(f"ray: preparing {task.name} here failed, each node will try itself: {str(exc).splitlines()[0]}")
+
+
 def run_on_ray(
     cells: Sequence[Cell],
     settings: SweepSettings,
@@ -219,6 +233,7 @@ def run_on_ray(
         return
     ray, joined_here = connect(options)
     cells, settings = absolute(cells, settings)
+    prepare_tasks(sorted({cell.task_dir for cell in cells}), log)
     hosts = start_model_hosts(ray) if local_models(settings) else []
     task = ray.remote(_cell_task).options(
         num_cpus=options.cpus_per_cell,
@@ -226,12 +241,18 @@ def run_on_ray(
         max_retries=options.max_retries,
         retry_exceptions=False,  # a cell's own crash is retried by execute_cell; Ray retries lost workers
     )
-    resources = ray.cluster_resources()
+    nodes = [node.get("Resources", {}) for node in ray.nodes() if node.get("Alive")]
     log(
-        f"ray: {len(cells)} cells to {len([n for n in ray.nodes() if n.get('Alive')])} nodes "
-        f"({resources.get('CPU', 0):g} CPUs, {resources.get('GPU', 0):g} GPUs), "
-        f"{options.cpus_per_cell:g} CPUs a cell" + (f", {len(hosts)} model hosts" if hosts else "")
+        f"ray: {len(cells)} cells to {len(nodes)} nodes ({sum(n.get('CPU', 0) for n in nodes):g} CPUs, "
+        f"{sum(n.get('GPU', 0) for n in nodes):g} GPUs), {options.cpus_per_cell:g} CPUs a cell"
+        + (f", {len(hosts)} model hosts" if hosts else "")
     )
+    if not any(n.get("CPU", 0) >= options.cpus_per_cell and n.get("GPU", 0) >= options.gpus_per_cell for n in nodes):
+        # Not refused: an autoscaling cluster starts such a node once the cells ask for it.
+        log(
+            f"ray: no node has {options.cpus_per_cell:g} CPUs and {options.gpus_per_cell:g} GPUs for a cell "
+            "yet: the cells wait until one joins (lower --ray-cpus-per-cell / --ray-gpus-per-cell otherwise)"
+        )
     pending = {task.remote(cell, settings, runner): cell for cell in cells}
     try:
         while pending:

@@ -4,6 +4,7 @@ on the second node, and a runner that notes where every cell attempt started."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -11,6 +12,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -60,6 +62,8 @@ class LoopbackCluster:
 
     def __init__(self, workdir: Path) -> None:
         self.workdir = workdir
+        # Short (Ray's socket paths must stay under 108 bytes) and this cluster's own: `stop` finds its processes by it.
+        self.temp_dir = tempfile.mkdtemp(prefix="ray", dir="/tmp")
         self.port, self.node_manager_port, *self.other_ports = free_ports(5)
         self.env = os.environ | CLUSTER_ENV
 
@@ -76,7 +80,7 @@ class LoopbackCluster:
         common = ["--num-cpus", "1", "--object-store-memory", OBJECT_STORE_BYTES, "--disable-usage-stats"]
         client, head_agent, node_agent = self.other_ports
         self._ray(
-            "start", "--head", "--node-ip-address", "127.0.0.1", "--port", str(self.port),
+            "start", "--head", "--node-ip-address", "127.0.0.1", "--port", str(self.port), "--temp-dir", self.temp_dir,
             "--include-dashboard=false", "--ray-client-server-port", str(client),
             "--dashboard-agent-listen-port", str(head_agent), *common,
         )  # fmt: skip
@@ -103,8 +107,44 @@ class LoopbackCluster:
                 killed.append(int(proc.name))
         return killed
 
+    def processes(self) -> list[int]:
+        """This cluster's processes: those naming its temp folder or its port, and all their descendants
+        (agents, workers, the cells' scripts). Another cluster on the machine (a second test session) is not."""
+        marks = (self.temp_dir.encode(), f":{self.port}\0".encode(), f":{self.port} ".encode())
+        parents: dict[int, int] = {}
+        roots = set()
+        for proc in Path("/proc").iterdir():
+            if not proc.name.isdigit() or int(proc.name) == os.getpid():
+                continue
+            try:
+                cmdline = (proc / "cmdline").read_bytes()
+                parents[int(proc.name)] = int((proc / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, ValueError, IndexError):
+                continue
+            if b"ray" in cmdline and any(mark in cmdline for mark in marks):
+                roots.add(int(proc.name))
+        found, grew = set(roots), True
+        while grew:
+            more = {pid for pid, parent in parents.items() if parent in found} - found
+            found |= more
+            grew = bool(more)
+        return sorted(found)
+
     def stop(self) -> None:
-        subprocess.run([RAY, "stop", "--force"], env=self.env, capture_output=True, timeout=120, check=False)
+        """SIGKILL every process of this cluster (`ray stop --force` would stop every cluster on the machine)."""
+        for _ in range(3):  # a worker may start while the raylet is being killed
+            pids = self.processes()
+            for pid in pids:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+            if not pids:
+                break
+            time.sleep(0.5)
+        for _ in range(3):  # the killed processes' last log lines may land after the first pass
+            shutil.rmtree(self.temp_dir, ignore_errors=True)
+            if not Path(self.temp_dir).exists():
+                break
+            time.sleep(1)
 
 
 def ray_available() -> bool:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import statistics
 import sys
 import tempfile
@@ -94,6 +95,7 @@ def main() -> None:
             runs["ray_two_nodes"].append(sweep(task, work / f"ray-{round_}", options))
     finally:
         cluster.stop()
+        shutil.rmtree(work, ignore_errors=True)
     local_per_cell = statistics.median(r["wall_s"] for r in runs["one_process"]) / CELLS
     # The cluster runs SLOTS cells at once: a cell holds a slot for wall x SLOTS / CELLS seconds.
     ray_per_cell = statistics.median(r["wall_s"] for r in runs["ray_two_nodes"]) * SLOTS / CELLS
