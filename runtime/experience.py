@@ -181,11 +181,14 @@ def learned_thought(offer: dict[str, Any]) -> str:
     return f"{LEARNED_THOUGHT_PREFIX}{offer['id']} ({offer['effect']:+.1%} on {where})"
 
 
-def next_learned_change(state: State, script: str) -> dict[str, Any] | None:
+def next_learned_change(state: State, script: str, *, same_task: bool | None = None) -> dict[str, Any] | None:
     """The next learned change the scaffold takes as its own code: one that measured a gain, not tried yet in this
-    run, whose fragment fits this script (it merges, changes something, and reads only names that exist)."""
+    run, whose fragment fits this script (it merges, changes something, and reads only names that exist); with
+    `same_task`, only this task's own (True) or only other tasks' (False)."""
     tried = {s["thought"] for s in state.get("steps", [])}
     offers = learned_offers(state)
+    if same_task is not None:
+        offers = [o for o in offers if o["same_task"] == same_task]
     # A run's best version holds its own changes: once taken, they are not taken one by one again.
     covered = {o["run"] for o in offers if o["id"].endswith(BEST_SUFFIX) and learned_thought(o) in tried}
     ws = workspace_of(state)

@@ -217,15 +217,23 @@ def recipe_step(state: State, ctx: Context) -> ScaffoldAction | None:
     script = main_script_text(workspace_of(state), main)
     if script is None:
         return None
-    learned = next_learned_change(state, script)
+    # This task's own learned changes first, then the hand-written recipes, then what helped on other tasks: taken
+    # first, other tasks' changes cost titanic two steps before its first recipe win (experience-v1 leave-one-out).
+    learned = next_learned_change(state, script, same_task=True)
     if learned is not None:
-        edit = {"script_name": main, "edit_instruction": learned["instruction"], "save_name": main}
-        thought = learned_thought(learned)
-        return ScaffoldAction("Edit Script (AI)", edit, thought, plan, own_code=True, fragment=learned["fragment"])
+        return _learned_action(main, learned, plan)
     tried = {s["thought"] for s in steps}
     recipes = recipes_for(workspace_of(state), script) if ctx.use_recipes else []
     fresh = next((r for r in recipes if words.recipe_thought(r.name) not in tried), None)
-    if fresh is None:
-        return None
-    edit = {"script_name": main, "edit_instruction": fresh.instruction, "save_name": main}
-    return ScaffoldAction("Edit Script (AI)", edit, words.recipe_thought(fresh.name), plan, own_code=True)
+    if fresh is not None:
+        edit = {"script_name": main, "edit_instruction": fresh.instruction, "save_name": main}
+        return ScaffoldAction("Edit Script (AI)", edit, words.recipe_thought(fresh.name), plan, own_code=True)
+    learned = next_learned_change(state, script, same_task=False)
+    return _learned_action(main, learned, plan) if learned is not None else None
+
+
+def _learned_action(main: str, learned: dict[str, Any], plan: str) -> ScaffoldAction:
+    edit = {"script_name": main, "edit_instruction": learned["instruction"], "save_name": main}
+    return ScaffoldAction(
+        "Edit Script (AI)", edit, learned_thought(learned), plan, own_code=True, fragment=learned["fragment"]
+    )

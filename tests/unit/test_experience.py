@@ -120,6 +120,23 @@ def test_hand_written_recipes_off_the_store_alone_carries_the_second_run(widenin
     assert all(not s["thought"].startswith("Recipe taken") for s in state["steps"])
 
 
+def test_another_task_s_learned_changes_come_after_the_hand_written_recipes(
+    widening_task: Path, tmp_path: Path
+) -> None:
+    # Leave-one-out on titanic: other tasks' changes taken first cost two steps before its first recipe win.
+    store = tmp_path / "experience"
+    recipes_only(widening_task, tmp_path / "first", store)
+    (widening_task / "scripts" / "research_problem.txt").write_text("Predict the label of another table.")
+    state = recipes_only(widening_task, tmp_path / "second", store)
+    offered = state["result"]["experience"]["offered"]
+    assert offered and not any(o.get("same_task") for o in offered if isinstance(o, dict))
+    thoughts = [s["thought"] for s in state["steps"] if s["action"] == "Edit Script (AI)"]
+    assert thoughts[0].startswith("Recipe taken without a model")
+    learned = [i for i, t in enumerate(thoughts) if t.startswith("Learned change taken without a model")]
+    recipes = [i for i, t in enumerate(thoughts) if t.startswith("Recipe taken without a model")]
+    assert not learned or min(learned) > max(recipes)
+
+
 def test_the_planner_is_offered_learned_changes_and_warned_of_ones_that_broke(
     widening_task: Path, tmp_path: Path
 ) -> None:
