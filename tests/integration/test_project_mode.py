@@ -67,7 +67,12 @@ def test_a_project_run_through_the_graph_ends_on_the_better_script_with_the_user
         reply = {"reflection": "r", "research_plan_and_status": "p", "fact_check": "f", "thought": f"now {name}"}
         return reply | {"action": {"name": name, "input": action_input}}
 
-    better = (EXAMPLE / "train.py").read_text().replace('["age", "sex"]', "list(holdout.columns)")
+    from budgetmlagent.scaffold.starter import hold_out_code
+
+    # The script prints no validation metric: the scaffold's first step puts in its own hold-out check (no model).
+    measured = hold_out_code((EXAMPLE / "train.py").read_text(), "RMSE")
+    assert measured is not None
+    better = measured.replace('["age", "sex"]', "list(holdout.columns)")
     instruction = "Use every column of the holdout table as a feature: features = list(holdout.columns)."
     replies = [
         plan("Edit Script (AI)", script_name="train.py", edit_instruction=instruction, save_name="train.py"),
@@ -95,6 +100,8 @@ def test_a_project_run_through_the_graph_ends_on_the_better_script_with_the_user
     result = state["result"]
     assert result["baseline"] == pytest.approx(72.11, abs=0.01) and result["direction"] == "lower"
     assert result["score"] < 60 and result["success"], result
+    first = state["steps"][0]
+    assert first["model"] == "scaffold" and first["ok"] and "Validation RMSE" in first["observation"]
 
 
 def test_the_cli_refuses_half_a_project_run_with_one_line(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
