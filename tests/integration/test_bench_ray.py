@@ -116,10 +116,17 @@ def test_a_scripted_sweep_survives_losing_a_node_mid_cell(
 
 class SlowScriptedOpenAI(FakeChatServer):
     """An OpenAI endpoint that answers by what is asked (edit at step 1, Final Answer after), a second a call,
-    so a sweep is still busy when the test interrupts it."""
+    so a sweep is still busy when the test interrupts it; with `open` cleared every answer waits for it (on a quiet
+    machine all six cells finished before the interrupt landed)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.open = threading.Event()
+        self.open.set()
 
     def _completion(self, payload: dict[str, Any], *_: Any, **__: Any) -> dict[str, Any]:
         time.sleep(1.0)
+        self.open.wait(120)
         messages = payload.get("messages", [])
         schema = (payload.get("response_format") or {}).get("json_schema", {}).get("name", "")
         schema = schema or code_reply_title(str(messages[0].get("content", "")) if messages else "")
@@ -153,6 +160,7 @@ def test_cli_sweep_on_the_cluster_stops_on_ctrl_c_and_resumes(
         results = out / "results.jsonl"
         try:
             wait_for(lambda: results.exists() and results.read_text().count("\n") >= 1, 120, "a first finished cell")
+            server.open.clear()  # the cells still running wait on their model calls until the interrupt
             wait_for(lambda: bool(running_cell_tasks()), 30, "a cell running on the cluster")
             first.send_signal(signal.SIGINT)
             _, err = first.communicate(timeout=60)
@@ -165,6 +173,7 @@ def test_cli_sweep_on_the_cluster_stops_on_ctrl_c_and_resumes(
         wait_for(lambda: not running_cell_tasks(), 30, "the cancelled cells' workers to go")  # no orphan
         finished_first = len(results.read_text().splitlines())
         assert 1 <= finished_first < 6
+        server.open.set()
 
         second = subprocess.run([*CLI, *args], env=env, capture_output=True, timeout=300)
     text = second.stderr.decode()
