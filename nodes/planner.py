@@ -14,12 +14,13 @@ from budgetmlagent.prompts import planner as words
 from budgetmlagent.prompts.history import SCAFFOLD_MODEL
 from budgetmlagent.prompts.replies import planner_reply_model
 from budgetmlagent.runtime.context import Context
-from budgetmlagent.runtime.experience import learned_offers, learned_warnings
+from budgetmlagent.runtime.experience import learned_offers, learned_warnings, requery
 from budgetmlagent.runtime.llm import call_structured
 from budgetmlagent.runtime.measure import best_value, measured_improvement, tried_changes
 from budgetmlagent.runtime.recall import RECENT_STEPS, retrieve_older
 from budgetmlagent.runtime.run_folder import append_trace
 from budgetmlagent.runtime.scaffold_steps import (
+    experience_stalled,
     may_stop,
     revert_changes_something,
     scaffold_action,
@@ -77,8 +78,17 @@ def _at_an_edited_best(state: State) -> bool:
 
 
 def planner(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
-    """Ask the planner's current tier for one action; an invalid one becomes feedback for the retry."""
+    """Ask the planner's current tier for one action; an invalid one becomes feedback for the retry. A stalled run
+    first asks the experience store again, with the script as it is now."""
     ctx = runtime.context
+    more = requery(state, ctx) if experience_stalled(state, ctx) else None
+    if more is None:
+        return next_action(state, ctx)
+    return next_action(State(**(state | {"experience": more})), ctx) | {"experience": more}
+
+
+def next_action(state: State, ctx: Context) -> dict[str, Any]:
+    """The scaffold's own step when it takes one, else the planner model's reply (or the error it is told)."""
     taken = scaffold_action(state, ctx)
     if taken is not None:
         return scaffold_takes(state, taken)
@@ -226,7 +236,7 @@ def situation_prompt(state: State, ctx: Context) -> str:
     if offered:
         parts.append(words.ready_changes(main, offered))
     if first is None and learned_now(state, ctx):
-        parts += learned_parts(state, main)
+        parts += learned_parts(state, main, ctx.experience_k)
     if steps:
         parts.append(words.last_steps(steps[-RECENT_STEPS:], script if listed else None))
     else:
@@ -243,10 +253,10 @@ def learned_now(state: State, ctx: Context) -> bool:
     return first_call or steps_without_gain(state) >= max(1, ctx.stall_steps)
 
 
-def learned_parts(state: State, main: str | None) -> list[str]:
-    """The learned changes not made yet, with what they measured, and the warnings, as prompt parts."""
+def learned_parts(state: State, main: str | None, k: int) -> list[str]:
+    """The first k learned changes not made yet, with what they measured, and the warnings, as prompt parts."""
     offers = {" ".join(o["instruction"].split()): o for o in learned_offers(state)}
-    fresh = fresh_instructions(state, list(offers))
+    fresh = fresh_instructions(state, list(offers))[:k]
     parts = []
     if fresh:
         rows = [(i, offers[i]["effect"], "this task" if offers[i]["same_task"] else offers[i]["task"]) for i in fresh]

@@ -81,7 +81,8 @@ def fingerprint_of(state: State) -> Fingerprint:
 
 def recall(state: State, ctx: Context) -> dict[str, Any]:
     """state["experience"] for a new run: the store's status, the fingerprint, and the offers (at most
-    experience_k changes that measured a gain, the same task's first, and a few warnings)."""
+    experience_k changes that measured a gain, the same task's first, then those whose code fits the script as it
+    is, and a few warnings)."""
     store, status = open_store(ctx)
     if not ctx.use_experience:
         return {"status": status, "offered": [], "warnings": []}
@@ -96,33 +97,88 @@ def recall(state: State, ctx: Context) -> dict[str, Any]:
     if store is None:
         append_trace(state.get("run_dir"), {"type": "experience", "status": status})
         return out
-    started = time.perf_counter()
     try:
-        hits = store.similar(fingerprint.text())
+        found = _query(store, state, fingerprint, ctx.experience_k, exclude=set())
     except Exception as exc:  # a store that breaks while read: this run goes on without it
         out["status"] = f"unavailable ({type(exc).__name__}: {str(exc)[:200]})"
         append_trace(state.get("run_dir"), {"type": "experience", "status": out["status"]})
         return out
+    out |= {"offered": found["offered"], "warnings": found["warnings"], "seconds": found["seconds"]}
+    append_trace(state.get("run_dir"), {"type": "experience", "status": status} | _traced(found))
+    return out
+
+
+def requery(state: State, ctx: Context) -> dict[str, Any] | None:
+    """state["experience"] with more offers when the run has stalled: the store queried again with the fingerprint
+    of the script as it is now, and up to experience_k changes not offered yet added after the others (those whose
+    code fits this script first). Once per best version; None when there is nothing to do or the store is gone."""
+    saved = state.get("experience") or {}
+    store, _ = open_store(ctx)
+    if store is None or "key" not in saved:
+        return None
+    best = state.get("best")
+    best_step = best["step"] if best is not None else 0
+    if best_step in saved.get("requeried_at", []):
+        return None
+    updated = saved | {"requeried_at": [*saved.get("requeried_at", []), best_step]}
+    known = [*saved.get("offered", []), *saved.get("warnings", [])]
+    exclude = {o["id"] for o in known} | {_said(o["instruction"]) for o in known}
+    try:
+        found = _query(store, state, fingerprint_of(state), ctx.experience_k, exclude=exclude)
+    except Exception as exc:  # the run goes on with what it was offered at its start
+        append_trace(state.get("run_dir"), {"type": "experience_write_failed", "step": "requery", "error": str(exc)})
+        return updated
+    step = len(state.get("steps", [])) + 1
+    append_trace(state.get("run_dir"), {"type": "experience", "requery": True, "step": step} | _traced(found))
+    return updated | {"offered": [*saved.get("offered", []), *found["offered"]]}
+
+
+def _query(
+    store: ExperienceStore, state: State, fingerprint: Fingerprint, k: int, *, exclude: set[str]
+) -> dict[str, Any]:
+    """The store's records nearest to the fingerprint, as offers (changes that measured a gain, one per instruction,
+    at most k) and warnings (changes that broke or lowered the metric and never helped nearby); `exclude`: the ids
+    and instructions (as _said words them) already offered."""
+    started = time.perf_counter()
+    hits = store.similar(fingerprint.text())
     columns = set(fingerprint.columns)
-    offers = [_offer(hit.record, hit.distance, fingerprint.key()) for hit in hits if _fits_here(hit.record, columns)]
+    offers = [
+        _offer(hit.record, hit.distance, fingerprint.key())
+        for hit in hits
+        if hit.record.run != state.get("run_id")  # this run's own changes are in its steps already
+        and not {hit.record.id, _said(hit.record.instruction)} & exclude
+        and _fits_here(hit.record, columns)
+    ]
     helped = [o for o in offers if o["ran"] and (o["effect"] or 0) > NO_GAIN]
-    out["offered"] = _best_per_instruction(helped, ctx.experience_k)
+    fits = _fitting_ids(state, helped)
     gained = {_said(o["instruction"]) for o in helped}
     broke = [o for o in offers if (not o["ran"] or (o["effect"] or 0) < -NO_GAIN)]
-    out["warnings"] = [o for o in _best_per_instruction(broke, WARNINGS_SHOWN) if _said(o["instruction"]) not in gained]
-    out["seconds"] = round(time.perf_counter() - started, 4)
-    append_trace(
-        state.get("run_dir"),
-        {
-            "type": "experience",
-            "status": status,
-            "records_near": len(hits),
-            "offered": [o["id"] for o in out["offered"]],
-            "warnings": [o["id"] for o in out["warnings"]],
-            "seconds": out["seconds"],
-        },
-    )
-    return out
+    return {
+        "records_near": len(hits),
+        "offered": _best_per_instruction(helped, k, fits),
+        "warnings": [o for o in _best_per_instruction(broke, WARNINGS_SHOWN) if _said(o["instruction"]) not in gained],
+        "seconds": round(time.perf_counter() - started, 4),
+    }
+
+
+def _traced(found: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "records_near": found["records_near"],
+        "offered": [o["id"] for o in found["offered"]],
+        "warnings": [o["id"] for o in found["warnings"]],
+        "seconds": found["seconds"],
+    }
+
+
+def _fitting_ids(state: State, offers: list[dict[str, Any]]) -> set[str]:
+    """The offers whose code fits the main script as it is now (scaffold/learned_changes.fitted): the scaffold can
+    take them with no model, so they go before the ones a model would have to adapt."""
+    main = state["task"].get("main_script")
+    ws = workspace_of(state)
+    script = main_script_text(ws, main) if main else None
+    if script is None:
+        return set()
+    return {o["id"] for o in offers if o.get("fragment") and fitted(ws, script, o["fragment"]) is not None}
 
 
 def _offer(record: ChangeRecord | Any, distance: float, key: str) -> dict[str, Any]:
@@ -152,12 +208,15 @@ def _said(instruction: str) -> str:
     return " ".join(instruction.split()).lower()
 
 
-def _best_per_instruction(offers: list[dict[str, Any]], k: int) -> list[dict[str, Any]]:
-    """One offer per instruction, the same task's first, then by effect weighted by likeness; at most k."""
+def _best_per_instruction(
+    offers: list[dict[str, Any]], k: int, fits: set[str] | frozenset[str] = frozenset()
+) -> list[dict[str, Any]]:
+    """One offer per instruction, the same task's first, then those in `fits`, then by effect weighted by likeness;
+    at most k."""
 
-    def rank(o: dict[str, Any]) -> tuple[int, float]:
+    def rank(o: dict[str, Any]) -> tuple[int, int, float]:
         weight = abs(o["effect"]) if o["effect"] is not None else 0.01
-        return (0 if o["same_task"] else 1, -weight * (1.0 - o["distance"]))
+        return (0 if o["same_task"] else 1, 0 if o["id"] in fits else 1, -weight * (1.0 - o["distance"]))
 
     chosen: dict[str, dict[str, Any]] = {}
     for offer in sorted(offers, key=rank):

@@ -165,6 +165,16 @@ def stalled(state: State, ctx: Context) -> bool:
     return steps_without_gain(state) >= ctx.stall_steps
 
 
+def experience_stalled(state: State, ctx: Context) -> bool:
+    """When the experience store is asked again (runtime/experience.requery): the planner's k steps without a gain,
+    or the recipe phase with no recipe or learned change left to take."""
+    if not ctx.use_experience or "key" not in (state.get("experience") or {}) or not state.get("steps"):
+        return False
+    if steps_without_gain(state) >= max(1, ctx.stall_steps):
+        return True
+    return (ctx.recipes_only or ctx.recipes_first) and recipe_step(state, ctx) is None
+
+
 STOP_AFTER = 3  # steps without gain before Final Answer is offered, when stall_steps is 0
 
 

@@ -137,6 +137,24 @@ def test_another_task_s_learned_changes_come_after_the_hand_written_recipes(
     assert not learned or min(learned) > max(recipes)
 
 
+def test_code_that_fits_is_offered_first_and_a_stalled_run_asks_the_store_again(
+    widening_task: Path, tmp_path: Path
+) -> None:
+    # One offer at a time: the bigger gain's code reads a name this script lacks, so the change that fits goes first;
+    # once it is made and nothing is left, the store is asked again with the script as it is now.
+    store = ExperienceStore(tmp_path / "experience")
+    store.add(change("booster", 0.5, instruction="Use a booster", fragment="model = Booster(depth)"))
+    store.add(change("second", 0.04, instruction="Add a second feature", fragment='FEATURES = ["size", "age"]'))
+    store.add(change("third", 0.02, instruction="Add a third feature", fragment='FEATURES = ["size", "age", "id"]'))
+    state = recipes_only(widening_task, tmp_path / "run", tmp_path / "experience", use_recipes=False, experience_k=1)
+    learned = [s["thought"] for s in state["steps"] if s["thought"].startswith("Learned change taken")]
+    assert len(learned) == 2 and "second" in learned[0] and "third" in learned[1]
+    assert [o["id"] for o in state["result"]["experience"]["offered"]] == ["second", "third", "booster"]
+    requeries = [r for r in read_trace(Path(state["run_dir"])) if r["type"] == "experience" and r.get("requery")]
+    assert [r["offered"] for r in requeries] == [["third"], ["booster"]]
+    assert state["result"]["first_success_step"] is None and state["best"]["validation"] == pytest.approx(0.54)
+
+
 def test_the_planner_is_offered_learned_changes_and_warned_of_ones_that_broke(
     widening_task: Path, tmp_path: Path
 ) -> None:
