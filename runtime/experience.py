@@ -407,10 +407,9 @@ def first_success(state: State) -> tuple[int | None, float | None]:
     baseline = task.get("validation_baseline")
     if baseline is None:
         return None, None
-    step = next(
-        (s for s, v in sorted(state.get("measured", [])) if improvement(v, baseline, task["direction"]) > SUCCESS_GAIN),
-        None,
-    )
+    # By step alone: a resumed run's checkpoint gives its earlier pairs back as lists, the new ones are tuples.
+    measured = sorted(state.get("measured", []), key=lambda pair: pair[0])
+    step = next((s for s, v in measured if improvement(v, baseline, task["direction"]) > SUCCESS_GAIN), None)
     if step is None:
         return None, None
     ended = next(

@@ -337,3 +337,17 @@ def test_memory_commands_use_the_setting_when_no_dir_is_given(
     monkeypatch.setenv("BUDGETMLAGENT_EXPERIENCE_DIR", str(tmp_path / "mine"))
     assert main(["memory", "list", "--json"]) == 0
     assert json.loads(capsys.readouterr().out) == {"dir": str(tmp_path / "mine"), "count": 0, "records": []}
+
+
+def test_first_success_of_a_resumed_run_whose_checkpoint_gave_its_pairs_back_as_lists(tmp_path: Path) -> None:
+    from budgetmlagent.runtime.experience import first_success
+    from budgetmlagent.runtime.run_folder import append_trace
+
+    append_trace(str(tmp_path), {"type": "step", "step": 2, "time": 110.0})
+    state: Any = {
+        "task": {"validation_baseline": 0.5, "direction": "higher"},
+        "measured": [[1, 0.52], (2, 0.6)],  # the first pair from the checkpoint, the second measured after resuming
+        "run_dir": str(tmp_path),
+        "started_at": 100.0,
+    }
+    assert first_success(state) == (2, 10.0)
