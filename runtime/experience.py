@@ -8,6 +8,7 @@ broke) and the store's status."""
 
 from __future__ import annotations
 
+import ast
 import re
 import threading
 import time
@@ -148,6 +149,7 @@ def _query(
         if hit.record.run != state.get("run_id")  # this run's own changes are in its steps already
         and not {hit.record.id, _said(hit.record.instruction)} & exclude
         and _fits_here(hit.record, columns)
+        and _same_target_kind(hit.record.fingerprint, fingerprint)
     ]
     helped = [o for o in offers if o["ran"] and (o["effect"] or 0) > NO_GAIN]
     fits = _fitting_ids(state, helped)
@@ -204,6 +206,18 @@ def _fits_here(record: Any, columns: set[str]) -> bool:
     return all(c in columns for c in named)
 
 
+def _same_target_kind(theirs: Fingerprint, ours: Fingerprint) -> bool:
+    """A change measured on a task whose target is of another kind (a class, a number) is for another problem: a
+    regressor swapped into a classifier's script broke it in titanic's leave-one-out. Unknown kinds pass."""
+    kinds = {_target_kind(theirs.data), _target_kind(ours.data)}
+    return None in kinds or len(kinds) == 1
+
+
+def _target_kind(data: str) -> str | None:
+    found = re.search(r"\btarget \S+ \(([^)]*)\)", data)  # scaffold/fingerprint.data_print's words
+    return None if found is None or "unknown" in found.group(1) else found.group(1)
+
+
 def _said(instruction: str) -> str:
     return " ".join(instruction.split()).lower()
 
@@ -251,12 +265,31 @@ def next_learned_change(state: State, script: str, *, same_task: bool | None = N
     # A run's best version holds its own changes: once taken, they are not taken one by one again.
     covered = {o["run"] for o in offers if o["id"].endswith(BEST_SUFFIX) and learned_thought(o) in tried}
     ws = workspace_of(state)
+    # Several tasks learned the same swap (`model = HistGradientBoostingClassifier(...)`): once one was measured
+    # here, another that makes the same script is not measured again (titanic's leave-one-out measured it 4 times).
+    made = {
+        _code_key(merged)
+        for o in learned_offers(state)
+        if learned_thought(o) in tried and o.get("fragment") and (merged := fitted(ws, script, o["fragment"]))
+    }
+    asked = {_said(str(s["action_input"].get("edit_instruction", ""))) for s in state.get("steps", [])}
     for offer in offers:
         if offer["run"] in covered or learned_thought(offer) in tried or not offer.get("fragment"):
             continue
-        if fitted(ws, script, offer["fragment"]) is not None:
+        if _said(offer["instruction"]) in asked:  # a hand-written recipe this run tried already, word for word
+            continue
+        merged = fitted(ws, script, offer["fragment"])
+        if merged is not None and _code_key(merged) not in made:
             return offer
     return None
+
+
+def _code_key(code: str) -> str:
+    """The same program whatever its layout and comments."""
+    try:
+        return ast.dump(ast.parse(code))
+    except SyntaxError:
+        return code
 
 
 # -- after every measured change, and at the end: what the store is told ---------------------------------------------

@@ -351,3 +351,25 @@ def test_first_success_of_a_resumed_run_whose_checkpoint_gave_its_pairs_back_as_
         "started_at": 100.0,
     }
     assert first_success(state) == (2, 10.0)
+
+
+def test_a_learned_change_that_makes_a_script_already_measured_is_not_measured_again(
+    widening_task: Path, tmp_path: Path
+) -> None:
+    store = ExperienceStore(tmp_path / "experience")
+    store.add(change("drop", 0.05, instruction="Drop every feature", fragment="FEATURES = []"))
+    store.add(change("twin", 0.04, instruction="Use no features at all", fragment="FEATURES = []  # none"))
+    store.add(change("age", 0.02, instruction="Add a second feature", fragment='FEATURES = ["size", "age"]'))
+    state = recipes_only(widening_task, tmp_path / "run", tmp_path / "experience", use_recipes=False)
+    learned = [s["thought"] for s in state["steps"] if s["thought"].startswith("Learned change taken")]
+    assert len(learned) == 2 and "drop" in learned[0] and "age" in learned[1]  # the twin is the same program
+
+
+def test_a_change_measured_on_a_target_of_another_kind_is_not_offered() -> None:
+    from budgetmlagent.runtime.experience import _same_target_kind
+
+    classes = fingerprint(data="training table with 3 columns; target label (class)")
+    numbers = fingerprint(data="training table with 3 columns; target price (number)")
+    unknown = fingerprint(data="arrays of pixels and labels")
+    assert _same_target_kind(classes, classes) and not _same_target_kind(numbers, classes)
+    assert _same_target_kind(unknown, classes) and _same_target_kind(numbers, unknown)
