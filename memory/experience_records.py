@@ -47,6 +47,7 @@ class ChangeRecord(BaseModel):
     instruction: str
     diff: str  # a short summary: lines added and removed, the first changed lines
     fragment: str | None = None  # the changed statements, when short and when merging them re-makes the change
+    added_columns: dict[str, str] = Field(default_factory=dict)  # columns it brought in, and their kinds
     effect: float | None = None  # signed relative gain of the validation metric over the best before; None: not run
     ran: bool
     error: str | None = None  # the last line of a run that failed

@@ -23,7 +23,7 @@ from budgetmlagent.runtime.run_folder import append_trace, read_trace
 from budgetmlagent.runtime.state import State, Step, workspace_of
 from budgetmlagent.scaffold.data_facts import all_data_columns
 from budgetmlagent.scaffold.fingerprint import task_print
-from budgetmlagent.scaffold.learned_changes import changed_fragment, diff_summary, fitted
+from budgetmlagent.scaffold.learned_changes import adapted, added_columns, changed_fragment, diff_summary, fitted
 from budgetmlagent.scaffold.reply_checks import main_script_text
 from budgetmlagent.workspace.scoring import improvement
 from budgetmlagent.workspace.validation import is_better
@@ -143,14 +143,18 @@ def _query(
     started = time.perf_counter()
     hits = store.similar(fingerprint.text())
     columns = set(fingerprint.columns)
-    offers = [
-        _offer(hit.record, hit.distance, fingerprint.key())
-        for hit in hits
-        if hit.record.run != state.get("run_id")  # this run's own changes are in its steps already
-        and not {hit.record.id, _said(hit.record.instruction)} & exclude
-        and _fits_here(hit.record, columns)
-        and _same_target_kind(hit.record.fingerprint, fingerprint)
-    ]
+    offers = []
+    for hit in hits:
+        record = hit.record
+        if record.run == state.get("run_id") or {record.id, _said(record.instruction)} & exclude:
+            continue  # this run's own changes are in its steps already
+        if not _same_target_kind(record.fingerprint, fingerprint):
+            continue
+        offer = _offer(record, hit.distance, fingerprint.key())
+        if not _fits_here(record, columns):  # their columns: made with ours where it can be
+            offer = _adapted_offer(state, offer, record)
+        if offer is not None and _said(offer["instruction"]) not in exclude:
+            offers.append(offer)
     helped = [o for o in offers if o["ran"] and (o["effect"] or 0) > NO_GAIN]
     fits = _fitting_ids(state, helped)
     gained = {_said(o["instruction"]) for o in helped}
@@ -197,6 +201,21 @@ def _offer(record: ChangeRecord | Any, distance: float, key: str) -> dict[str, A
         "author": record.author,
         "distance": round(distance, 4),
     }
+
+
+def _adapted_offer(state: State, offer: dict[str, Any], record: Any) -> dict[str, Any] | None:
+    """The offer of another task's column change made with this workspace's columns
+    (scaffold/learned_changes.adapted), or None where it cannot be."""
+    main = state["task"].get("main_script")
+    ws = workspace_of(state)
+    script = main_script_text(ws, main) if main else None
+    if script is None or not offer.get("fragment") or not getattr(record, "added_columns", None):
+        return None
+    theirs = set(record.fingerprint.columns)
+    made = adapted(ws, script, offer["fragment"], offer["instruction"], record.added_columns, theirs)
+    if made is None:
+        return None
+    return offer | {"instruction": made[0], "fragment": made[1], "adapted_from": offer["instruction"]}
 
 
 def _fits_here(record: Any, columns: set[str]) -> bool:
@@ -312,12 +331,14 @@ def record_change(state: State, ctx: Context, step: Step, before: str | None, af
         effect = None if value is None or best is None else improvement(value, best, task["direction"])
         ran = bool(step["ok"])
         code = before is not None and after is not None and ran
+        fragment = changed_fragment(before, after) if code else None  # type: ignore[arg-type]
         record = ChangeRecord(
             **_about(state, f"-s{step['step']}"),
             step=step["step"],
             instruction=str(step["action_input"].get("edit_instruction", "")),
             diff=diff_summary(before, after) if code else "",  # type: ignore[arg-type]
-            fragment=changed_fragment(before, after) if code else None,  # type: ignore[arg-type]
+            fragment=fragment,
+            added_columns=added_columns(workspace_of(state), before, fragment) if code else {},  # type: ignore[arg-type]
             effect=effect,
             ran=ran,
             error=None if ran else _last_line(step["observation"]),
@@ -351,13 +372,15 @@ def record_run(
         if best is not None and best["step"] > 0 and gain is not None and gain > NO_GAIN and main and instructions:
             after = _read(Path(best["snapshot"]) / main)
             if starter is not None and after is not None:
+                fragment = changed_fragment(starter, after)
                 store.add(
                     ChangeRecord(
                         **_about(state, BEST_SUFFIX),
                         step=0,
                         instruction="The best version of an earlier run: " + "; then ".join(instructions),
                         diff=diff_summary(starter, after),
-                        fragment=changed_fragment(starter, after),
+                        fragment=fragment,
+                        added_columns=added_columns(workspace_of(state), starter, fragment),
                         effect=gain,
                         ran=True,
                         author="run",

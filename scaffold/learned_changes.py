@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import ast
 import difflib
+import re
 
-from budgetmlagent.scaffold.code_facts import unknown_references
+from budgetmlagent.scaffold.code_facts import unknown_references, unused_columns
+from budgetmlagent.scaffold.data_facts import all_data_columns
 from budgetmlagent.scaffold.script_repair import merge_fragment, undefined_names
 from budgetmlagent.workspace.workspace import Workspace
 
@@ -57,6 +59,81 @@ def fitted(ws: Workspace, script: str, fragment: str) -> str | None:
     if set(undefined_names(merged)) - set(undefined_names(script)):
         return None
     return merged
+
+
+def added_columns(ws: Workspace, before: str, fragment: str | None) -> dict[str, str]:
+    """The columns a change brought in, with their kinds: those its fragment names that the script before it left
+    unused (scaffold/code_facts.unused_columns). What lets another task's change be made with that task's own
+    columns (`adapted`)."""
+    if not fragment:
+        return {}
+    named = _string_constants(fragment)
+    return {c: kind for kind, names in unused_columns(ws, before).items() for c in names if c in named}
+
+
+def adapted(
+    ws: Workspace, script: str, fragment: str, instruction: str, added: dict[str, str], theirs: set[str]
+) -> tuple[str, str] | None:
+    """Another task's column change made with this workspace's columns: each column it brought in becomes an unused
+    column of the same kind here (in order; those without a partner are left out), and a column list that also held
+    the columns it kept becomes this script's list of the same name plus the new ones. (instruction, fragment), or
+    None when the fragment names one of its task's columns any other way (a target, a group key)."""
+    here = unused_columns(ws, script)
+    mapping: dict[str, str] = {}
+    for kind in dict.fromkeys(added.values()):
+        partners = [c for c in here.get(kind, []) if c not in mapping.values()]
+        mapping |= dict(zip([c for c, k in added.items() if k == kind], partners, strict=False))
+    if not mapping:
+        return None
+    try:
+        tree, current = ast.parse(fragment), _column_lists(ast.parse(script))
+    except SyntaxError:
+        return None
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Assign) and isinstance(node.value, ast.List) and _all_strings(node.value):
+            names = [e.value for e in node.value.elts]  # type: ignore[attr-defined]
+            if not set(names) & theirs:  # not a list of their columns
+                continue
+            kept = [n for n in names if n in theirs and n not in added]
+            target = node.targets[0].id if isinstance(node.targets[0], ast.Name) else None
+            if kept and target not in current:
+                return None
+            new = [*(current[target] if kept else []), *(mapping[n] for n in names if n in mapping)]
+            node.value = ast.List([ast.Constant(n) for n in dict.fromkeys(new)], ast.Load())
+    ours = all_data_columns(ws)
+    if any(name in theirs and name not in ours for name in _string_constants(ast.unparse(tree))):
+        return None  # one of their columns named outside a column list (a target, a group key)
+
+    def named(names: list[str]) -> str:
+        return "|".join(rf"(?<![\w.]){re.escape(n)}(?![\w])" for n in sorted(names, key=len, reverse=True))
+
+    words = instruction
+    dropped = [n for n in added if n not in mapping]
+    if dropped:  # no partner here: out of the list it was in
+        words = re.sub(rf",\s*(?:{named(dropped)})|(?:{named(dropped)}),\s*", "", words)
+    words = re.sub(named(list(mapping)), lambda m: mapping[m.group(0)], words)
+    return words, ast.unparse(tree)
+
+
+def _column_lists(tree: ast.Module) -> dict[str, list[str]]:
+    """The script's top-level `NAME = ["a", "b"]` lists."""
+    found = {}
+    for node in tree.body:
+        simple = isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name)
+        if simple and isinstance(node.value, ast.List) and _all_strings(node.value):  # type: ignore[attr-defined]
+            found[node.targets[0].id] = [e.value for e in node.value.elts]  # type: ignore[attr-defined]
+    return found
+
+
+def _all_strings(node: ast.List) -> bool:
+    return bool(node.elts) and all(isinstance(e, ast.Constant) and isinstance(e.value, str) for e in node.elts)
+
+
+def _string_constants(code: str) -> set[str]:
+    try:
+        return {n.value for n in ast.walk(ast.parse(code)) if isinstance(n, ast.Constant) and isinstance(n.value, str)}
+    except SyntaxError:
+        return set()
 
 
 def _statements(code: str) -> list[str]:

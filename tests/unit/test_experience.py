@@ -373,3 +373,51 @@ def test_a_change_measured_on_a_target_of_another_kind_is_not_offered() -> None:
     unknown = fingerprint(data="arrays of pixels and labels")
     assert _same_target_kind(classes, classes) and not _same_target_kind(numbers, classes)
     assert _same_target_kind(unknown, classes) and _same_target_kind(numbers, unknown)
+
+
+def test_another_task_s_column_change_is_made_with_this_task_s_columns(widening_task: Path, tmp_path: Path) -> None:
+    store = tmp_path / "experience"
+    recipes_only(widening_task, tmp_path / "first", store)
+    one_hot = next(r for r in read_records(store) if isinstance(r, ChangeRecord) and r.step == 1)
+    assert one_hot.added_columns == {"color": "category"}
+    # Another task: the same shape of table under other names, and another problem.
+    env = widening_task / "env"
+    for table in ("train.csv", "test.csv"):
+        text = (env / table).read_text()
+        (env / table).write_text(text.replace("color", "shade").replace("age", "years"))
+    (widening_task / "scripts" / "research_problem.txt").write_text("Predict the label of another table.")
+    state = recipes_only(widening_task, tmp_path / "second", store, use_recipes=False)
+    offered = state["result"]["experience"]["offered"]
+    assert offered and all(not o["same_task"] for o in offered)
+    assert any("shade" in o["instruction"] and "color" not in o["instruction"] for o in offered)
+    assert state["result"]["first_success_step"] == 1  # the first run's best version, made with shade and years
+    script = (Path(state["run_dir"]) / "best" / "train.py").read_text()
+    assert "shade" in script and "years" in script and "color" not in script
+
+
+def test_a_column_change_is_adapted_by_kind_and_not_where_it_names_their_target(tmp_path: Path) -> None:
+    from budgetmlagent.scaffold.learned_changes import adapted
+
+    rows = "".join(f"{i},{i * 2},{'ab'[i % 2]},{i % 2}\n" for i in range(40))
+    (tmp_path / "train.csv").write_text("id,width,tone,y\n" + rows)
+    (tmp_path / "test.csv").write_text("id,width,tone\n1,2,a\n")
+    ws = Workspace(tmp_path)
+    script = (
+        'import pandas as pd\nfrom sklearn.linear_model import LogisticRegression\ntrain = pd.read_csv("train.csv")\n'
+        'FEATURES = ["width"]\nX = train[FEATURES]\ny = train["y"]\nmodel = LogisticRegression().fit(X, y)\n'
+    )
+    theirs = {"pclass", "age", "sex", "embarked", "survived"}
+    added = {"sex": "category", "embarked": "category"}
+    fragment = (
+        'FEATURES = ["pclass", "age", "sex", "embarked"]\nTEXT_COLUMNS = ["sex", "embarked"]\n'
+        "X = pd.get_dummies(train[FEATURES], columns=TEXT_COLUMNS, dtype=float)"
+    )
+    said = "Add the text columns sex, embarked to FEATURES and one-hot encode them"
+    made = adapted(ws, script, fragment, said, added, theirs)
+    assert made is not None
+    words, code = made
+    # one category column here: embarked has no partner and is left out
+    assert words == "Add the text columns tone to FEATURES and one-hot encode them"
+    assert "FEATURES = ['width', 'tone']" in code and "TEXT_COLUMNS = ['tone']" in code
+    assert fitted(ws, script, code) is not None
+    assert adapted(ws, script, fragment + '\nprior = train["survived"].mean()', said, added, theirs) is None
