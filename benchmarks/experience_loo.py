@@ -135,14 +135,16 @@ def main() -> None:
     for name, path in tasks.items():
         if (name, CONFIGS[3]) in done:
             continue
-        loo = out / "stores" / "loo" / name
-        shutil.rmtree(loo, ignore_errors=True)
+        # One store for each of the two runs: a run writes its own records, which the other must not read.
+        loo = {kind: out / "stores" / "loo" / name / kind for kind in ("learned-only", "both")}
         started = time.perf_counter()
         others = [r for other in tasks if other != name for r in read_records(first / other)]
-        ExperienceStore(loo).add_many(others)  # type: ignore[arg-type]
-        print(f"{name}: left-out store of {len(others)} records in {time.perf_counter() - started:.1f} s", flush=True)
-        add(name, CONFIGS[2], run(path, out, "learned-only", loo, use_recipes=False))
-        add(name, CONFIGS[3], run(path, out, "both", loo))
+        for store in loo.values():
+            shutil.rmtree(store, ignore_errors=True)
+            ExperienceStore(store).add_many(others)  # type: ignore[arg-type]
+        print(f"{name}: left-out stores of {len(others)} records in {time.perf_counter() - started:.1f} s", flush=True)
+        add(name, CONFIGS[2], run(path, out, "learned-only", loo["learned-only"], use_recipes=False))
+        add(name, CONFIGS[3], run(path, out, "both", loo["both"]))
 
 
 if __name__ == "__main__":
