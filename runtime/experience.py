@@ -24,6 +24,7 @@ from budgetmlagent.runtime.state import State, Step, workspace_of
 from budgetmlagent.scaffold.data_facts import all_data_columns
 from budgetmlagent.scaffold.fingerprint import task_print
 from budgetmlagent.scaffold.learned_changes import adapted, added_columns, changed_fragment, diff_summary, fitted
+from budgetmlagent.scaffold.model_recipes import model_kind
 from budgetmlagent.scaffold.reply_checks import main_script_text
 from budgetmlagent.workspace.scoring import improvement
 from budgetmlagent.workspace.validation import is_better
@@ -228,13 +229,18 @@ def _fits_here(record: Any, columns: set[str]) -> bool:
 def _same_target_kind(theirs: Fingerprint, ours: Fingerprint) -> bool:
     """A change measured on a task whose target is of another kind (a class, a number) is for another problem: a
     regressor swapped into a classifier's script broke it in titanic's leave-one-out. Unknown kinds pass."""
-    kinds = {_target_kind(theirs.data), _target_kind(ours.data)}
+    kinds = {_target_kind(theirs), _target_kind(ours)}
     return None in kinds or len(kinds) == 1
 
 
-def _target_kind(data: str) -> str | None:
-    found = re.search(r"\btarget \S+ \(([^)]*)\)", data)  # scaffold/fingerprint.data_print's words
-    return None if found is None or "unknown" in found.group(1) else found.group(1)
+def _target_kind(fingerprint: Fingerprint) -> str | None:
+    """The target's kind as the data says it (scaffold/fingerprint.data_print's words), else as the one kind of
+    model the script builds says it (arrays have no target column: a digits task builds a classifier)."""
+    found = re.search(r"\btarget \S+ \(([^)]*)\)", fingerprint.data)
+    if found is not None and "unknown" not in found.group(1):
+        return found.group(1)
+    kinds = {model_kind(name) for name in re.findall(r"[A-Za-z_]\w*", fingerprint.script)} - {None}
+    return kinds.pop() if len(kinds) == 1 else None
 
 
 def _said(instruction: str) -> str:

@@ -52,7 +52,9 @@ def fitted(ws: Workspace, script: str, fragment: str) -> str | None:
     the data lacks, and reads no name the script does not define; None otherwise (its instruction may still be
     offered, for a model to adapt)."""
     merged = merge_fragment(script, fragment)
-    if merged is None or _same_code(merged, script):
+    # Imports alone change nothing: a swap whose model has another name here merged as its import only, and ames
+    # measured it three times over.
+    if merged is None or _same_code(_without_imports(merged), _without_imports(script)):
         return None
     if unknown_references(merged, ws) is not None:
         return None
@@ -138,6 +140,15 @@ def _string_constants(code: str) -> set[str]:
 
 def _statements(code: str) -> list[str]:
     return sorted(ast.unparse(s) for s in ast.parse(code).body)
+
+
+def _without_imports(code: str) -> str:
+    try:
+        tree = ast.parse(code)
+    except SyntaxError:
+        return code
+    tree.body = [s for s in tree.body if not isinstance(s, ast.Import | ast.ImportFrom)]
+    return ast.unparse(tree)
 
 
 def _same_code(a: str, b: str) -> bool:

@@ -49,13 +49,13 @@ def kind_of_target(ws: Workspace, shape: Shape, target: str | None) -> str | Non
         said = target_kind(ws.root / shape.train_table, target)
         if said is not None:
             return said
-    models = {_model_kind(c) for c in shape.calls} - {None}
+    models = {model_kind(c) for c in shape.calls} - {None}
     metrics = {"class" if c in _CLASS_METRICS else "number" for c in shape.calls & (_CLASS_METRICS | _NUMBER_METRICS)}
     said_by = next((kinds for kinds in (models, metrics) if len(kinds) == 1), set())
     return said_by.pop() if said_by else None
 
 
-def _model_kind(name: str) -> str | None:
+def model_kind(name: str) -> str | None:
     if name in CLASSIFIERS or name.endswith(("Classifier", "SVC")):
         return "class"
     if name in REGRESSORS or name.endswith(("Regressor", "SVR", "ElasticNet")):
@@ -71,7 +71,7 @@ def model_recipes(shape: Shape, kind: str | None) -> list[Recipe]:
         recipes.append(_richer_text_features(shape, vectorizer, kind))
     else:
         model = next((m for m in (*CLASSIFIERS, *REGRESSORS, *WEAK_ENSEMBLES) if m in shape.calls), None)
-        kind = kind or (_model_kind(model) if model is not None else None)
+        kind = kind or (model_kind(model) if model is not None else None)
         if model is not None and kind is not None:
             recipes.append(_boosted_trees(shape, model, kind))
     sgd = next((n for n in ast.walk(shape.tree) if isinstance(n, ast.Call) and call_name(n) == "SGD"), None)

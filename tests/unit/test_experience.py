@@ -301,6 +301,8 @@ def test_a_fragment_fits_only_where_every_name_it_reads_exists(tmp_path: Path) -
     assert fitted(ws, before, 'FEATURES = ["size", "height"]') is None  # a column this data lacks
     assert fitted(ws, before, "model = Booster(depth)") is None  # reads names nothing defines
     assert fitted(ws, after, fragment) is None  # changes nothing
+    swap = "from sklearn.ensemble import HistGradientBoostingClassifier\nclf = HistGradientBoostingClassifier()"
+    assert fitted(ws, before, swap) is None  # its model has another name here: it would add an import and no more
 
 
 # -- the CLI ----------------------------------------------------------------------------------------------------------
@@ -370,9 +372,11 @@ def test_a_change_measured_on_a_target_of_another_kind_is_not_offered() -> None:
 
     classes = fingerprint(data="training table with 3 columns; target label (class)")
     numbers = fingerprint(data="training table with 3 columns; target price (number)")
-    unknown = fingerprint(data="arrays of pixels and labels")
+    unknown = fingerprint(data="arrays of pixels and labels").model_copy(update={"script": "builds Sequential"})
+    digits = fingerprint(data="arrays of pixels and labels")  # builds LogisticRegression: a classifier
     assert _same_target_kind(classes, classes) and not _same_target_kind(numbers, classes)
     assert _same_target_kind(unknown, classes) and _same_target_kind(numbers, unknown)
+    assert _same_target_kind(digits, classes) and not _same_target_kind(digits, numbers)
 
 
 def test_another_task_s_column_change_is_made_with_this_task_s_columns(widening_task: Path, tmp_path: Path) -> None:
