@@ -149,7 +149,7 @@ def _query(
         record = hit.record
         if record.run == state.get("run_id") or {record.id, _said(record.instruction)} & exclude:
             continue  # this run's own changes are in its steps already
-        if not _same_target_kind(record.fingerprint, fingerprint):
+        if not _kind_fits(record, fingerprint):
             continue
         offer = _offer(record, hit.distance, fingerprint.key())
         if not _fits_here(record, columns):  # their columns: made with ours where it can be
@@ -226,11 +226,17 @@ def _fits_here(record: Any, columns: set[str]) -> bool:
     return all(c in columns for c in named)
 
 
-def _same_target_kind(theirs: Fingerprint, ours: Fingerprint) -> bool:
-    """A change measured on a task whose target is of another kind (a class, a number) is for another problem: a
-    regressor swapped into a classifier's script broke it in titanic's leave-one-out. Unknown kinds pass."""
-    kinds = {_target_kind(theirs), _target_kind(ours)}
-    return None in kinds or len(kinds) == 1
+def _kind_fits(record: Any, ours: Fingerprint) -> bool:
+    """A model measured on a target of another kind (a class, a number) is for another problem: a regressor swapped
+    into a classifier's script broke it in titanic's leave-one-out. Changes that build no model (columns, encodings)
+    carry across kinds; unknown kinds pass."""
+    here = _target_kind(ours)
+    if here is None:
+        return True
+    built = {model_kind(name) for name in re.findall(r"[A-Za-z_]\w*", record.fragment or "")} - {None}
+    if built:
+        return here in built
+    return record.fragment is not None or _target_kind(record.fingerprint) in (None, here)
 
 
 def _target_kind(fingerprint: Fingerprint) -> str | None:

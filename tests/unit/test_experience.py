@@ -367,16 +367,19 @@ def test_a_learned_change_that_makes_a_script_already_measured_is_not_measured_a
     assert len(learned) == 2 and "drop" in learned[0] and "age" in learned[1]  # the twin is the same program
 
 
-def test_a_change_measured_on_a_target_of_another_kind_is_not_offered() -> None:
-    from budgetmlagent.runtime.experience import _same_target_kind
+def test_a_model_measured_on_a_target_of_another_kind_is_not_offered_but_a_column_change_is() -> None:
+    from budgetmlagent.runtime.experience import _kind_fits
 
     classes = fingerprint(data="training table with 3 columns; target label (class)")
     numbers = fingerprint(data="training table with 3 columns; target price (number)")
     unknown = fingerprint(data="arrays of pixels and labels").model_copy(update={"script": "builds Sequential"})
     digits = fingerprint(data="arrays of pixels and labels")  # builds LogisticRegression: a classifier
-    assert _same_target_kind(classes, classes) and not _same_target_kind(numbers, classes)
-    assert _same_target_kind(unknown, classes) and _same_target_kind(numbers, unknown)
-    assert _same_target_kind(digits, classes) and not _same_target_kind(digits, numbers)
+    swap = change("swap", 0.2, fingerprint=numbers, fragment="model = HistGradientBoostingRegressor()")
+    assert _kind_fits(swap, numbers) and not _kind_fits(swap, classes) and _kind_fits(swap, unknown)
+    columns = change("columns", 0.2, fingerprint=classes, fragment='FEATURES = ["size", "age"]')
+    assert _kind_fits(columns, numbers)  # an encoding carries across kinds
+    said_only = change("said", 0.2, fingerprint=digits)  # no code: the kind its task's script says
+    assert _kind_fits(said_only, classes) and not _kind_fits(said_only, numbers)
 
 
 def test_another_task_s_column_change_is_made_with_this_task_s_columns(widening_task: Path, tmp_path: Path) -> None:
