@@ -216,7 +216,25 @@ def _adapted_offer(state: State, offer: dict[str, Any], record: Any) -> dict[str
     made = adapted(ws, script, offer["fragment"], offer["instruction"], record.added_columns, theirs)
     if made is None:
         return None
-    return offer | {"instruction": made[0], "fragment": made[1], "adapted_from": offer["instruction"]}
+    return offer | {
+        "instruction": made[0],
+        "fragment": made[1],
+        "adapted_from": offer["instruction"],
+        "their_fragment": offer["fragment"],
+        "added_columns": dict(record.added_columns),
+        "their_columns": sorted(theirs),
+    }
+
+
+def _made_here(ws: Any, script: str, offer: dict[str, Any]) -> dict[str, Any] | None:
+    """The offer as it is made on the script as it is now: an adapted change is adapted again (the start's column
+    lists are stale once another change has added columns), None where it no longer can be."""
+    if "adapted_from" not in offer:
+        return offer
+    made = adapted(
+        ws, script, offer["their_fragment"], offer["adapted_from"], offer["added_columns"], set(offer["their_columns"])
+    )
+    return None if made is None else offer | {"instruction": made[0], "fragment": made[1]}
 
 
 def _fits_here(record: Any, columns: set[str]) -> bool:
@@ -298,20 +316,22 @@ def next_learned_change(state: State, script: str, *, same_task: bool | None = N
     ws = workspace_of(state)
     # Several tasks learned the same swap (`model = HistGradientBoostingClassifier(...)`): once one was measured
     # here, another that makes the same script is not measured again (titanic's leave-one-out measured it 4 times).
-    made = {
-        _code_key(merged)
-        for o in learned_offers(state)
-        if learned_thought(o) in tried and o.get("fragment") and (merged := fitted(ws, script, o["fragment"]))
-    }
+    made = set()
+    for done in learned_offers(state):
+        here = _made_here(ws, script, done) if learned_thought(done) in tried else None
+        merged = fitted(ws, script, here["fragment"]) if here is not None and here.get("fragment") else None
+        if merged is not None:
+            made.add(_code_key(merged))
     asked = {_said(str(s["action_input"].get("edit_instruction", ""))) for s in state.get("steps", [])}
     for offer in offers:
         if offer["run"] in covered or learned_thought(offer) in tried or not offer.get("fragment"):
             continue
         if _said(offer["instruction"]) in asked:  # a hand-written recipe this run tried already, word for word
             continue
-        merged = fitted(ws, script, offer["fragment"])
+        here = _made_here(ws, script, offer)
+        merged = fitted(ws, script, here["fragment"]) if here is not None else None
         if merged is not None and _code_key(merged) not in made:
-            return offer
+            return here
     return None
 
 

@@ -428,3 +428,22 @@ def test_a_column_change_is_adapted_by_kind_and_not_where_it_names_their_target(
     assert "FEATURES = ['width', 'tone']" in code and "TEXT_COLUMNS = ['tone']" in code
     assert fitted(ws, script, code) is not None
     assert adapted(ws, script, fragment + '\nprior = train["survived"].mean()', said, added, theirs) is None
+
+
+def test_an_adapted_column_change_is_adapted_again_to_the_script_as_it_is_now(
+    widening_task: Path, tmp_path: Path
+) -> None:
+    first = tmp_path / "experience"
+    recipes_only(widening_task, tmp_path / "first", first)
+    singles = [r for r in read_records(first) if isinstance(r, ChangeRecord) and r.step > 0]
+    store = tmp_path / "singles"
+    ExperienceStore(store).add_many(singles)  # type: ignore[arg-type]
+    env = widening_task / "env"
+    for table in ("train.csv", "test.csv"):
+        (env / table).write_text((env / table).read_text().replace("color", "shade").replace("age", "years"))
+    (widening_task / "scripts" / "research_problem.txt").write_text("Predict the label of another table.")
+    state = recipes_only(widening_task, tmp_path / "second", store, use_recipes=False)
+    learned = [s for s in state["steps"] if s["thought"].startswith("Learned change taken")]
+    assert len(learned) == 2
+    # The number column joins the list as it is after the one-hot change, not as it was at the start.
+    assert state["best"]["step"] == learned[1]["step"] and state["best"]["validation"] == pytest.approx(0.56)
