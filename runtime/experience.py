@@ -8,7 +8,6 @@ broke) and the store's status."""
 
 from __future__ import annotations
 
-import ast
 import re
 import threading
 import time
@@ -23,7 +22,14 @@ from budgetmlagent.runtime.run_folder import append_trace, read_trace
 from budgetmlagent.runtime.state import State, Step, workspace_of
 from budgetmlagent.scaffold.data_facts import all_data_columns
 from budgetmlagent.scaffold.fingerprint import task_print
-from budgetmlagent.scaffold.learned_changes import adapted, added_columns, changed_fragment, diff_summary, fitted
+from budgetmlagent.scaffold.learned_changes import (
+    adapted,
+    added_columns,
+    changed_fragment,
+    code_key,
+    diff_summary,
+    fitted,
+)
 from budgetmlagent.scaffold.model_recipes import model_kind
 from budgetmlagent.scaffold.reply_checks import main_script_text
 from budgetmlagent.workspace.scoring import improvement
@@ -321,7 +327,7 @@ def next_learned_change(state: State, script: str, *, same_task: bool | None = N
         here = _made_here(ws, script, done) if learned_thought(done) in tried else None
         merged = fitted(ws, script, here["fragment"]) if here is not None and here.get("fragment") else None
         if merged is not None:
-            made.add(_code_key(merged))
+            made.add(code_key(merged))
     asked = {_said(str(s["action_input"].get("edit_instruction", ""))) for s in state.get("steps", [])}
     for offer in offers:
         if offer["run"] in covered or learned_thought(offer) in tried or not offer.get("fragment"):
@@ -330,17 +336,9 @@ def next_learned_change(state: State, script: str, *, same_task: bool | None = N
             continue
         here = _made_here(ws, script, offer)
         merged = fitted(ws, script, here["fragment"]) if here is not None else None
-        if merged is not None and _code_key(merged) not in made:
+        if merged is not None and code_key(merged) not in made:
             return here
     return None
-
-
-def _code_key(code: str) -> str:
-    """The same program whatever its layout and comments."""
-    try:
-        return ast.dump(ast.parse(code))
-    except SyntaxError:
-        return code
 
 
 # -- after every measured change, and at the end: what the store is told ---------------------------------------------

@@ -151,8 +151,13 @@ def _without_imports(code: str) -> str:
     return ast.unparse(tree)
 
 
-def _same_code(a: str, b: str) -> bool:
+def code_key(code: str) -> str:
+    """The same program whatever its layout and comments: two scripts with one key are one change."""
     try:
-        return ast.dump(ast.parse(a)) == ast.dump(ast.parse(b))
+        return ast.dump(ast.parse(code))
     except SyntaxError:
-        return a == b
+        return code
+
+
+def _same_code(a: str, b: str) -> bool:
+    return code_key(a) == code_key(b)
