@@ -11,6 +11,8 @@ from __future__ import annotations
 import re
 import threading
 import time
+from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -20,6 +22,7 @@ from budgetmlagent.providers.ledger import Ledger
 from budgetmlagent.runtime.context import Context
 from budgetmlagent.runtime.run_folder import append_trace, read_trace
 from budgetmlagent.runtime.state import State, Step, workspace_of
+from budgetmlagent.scaffold.code_facts import unused_columns
 from budgetmlagent.scaffold.data_facts import all_data_columns
 from budgetmlagent.scaffold.fingerprint import task_print
 from budgetmlagent.scaffold.learned_changes import (
@@ -38,6 +41,7 @@ from budgetmlagent.workspace.validation import is_better
 if TYPE_CHECKING:
     from budgetmlagent.memory.experience import ExperienceStore
     from budgetmlagent.memory.experience_records import ChangeRecord, Fingerprint
+    from budgetmlagent.workspace.workspace import Workspace
 
 SUCCESS_GAIN = 0.10  # the verdict's bar, applied to the validation metric to date a run's first success
 NO_GAIN = 1e-3  # a relative change this small measured nothing either way
@@ -150,6 +154,7 @@ def _query(
     started = time.perf_counter()
     hits = store.similar(fingerprint.text())
     columns = set(fingerprint.columns)
+    here = _Here.of(state)
     offers = []
     for hit in hits:
         record = hit.record
@@ -159,11 +164,11 @@ def _query(
             continue
         offer = _offer(record, hit.distance, fingerprint.key())
         if not _fits_here(record, columns):  # their columns: made with ours where it can be
-            offer = _adapted_offer(state, offer, record)
+            offer = _adapted_offer(here, offer, record)
         if offer is not None and _said(offer["instruction"]) not in exclude:
             offers.append(offer)
     helped = [o for o in offers if o["ran"] and (o["effect"] or 0) > NO_GAIN]
-    fits = _fitting_ids(state, helped)
+    fits = _fitting_ids(here, helped)
     gained = {_said(o["instruction"]) for o in helped}
     broke = [o for o in offers if (not o["ran"] or (o["effect"] or 0) < -NO_GAIN)]
     return {
@@ -183,15 +188,31 @@ def _traced(found: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _fitting_ids(state: State, offers: list[dict[str, Any]]) -> set[str]:
+@dataclass
+class _Here:
+    """The workspace and its main script as they are now, which offers are weighed against: read once per query or
+    step, and the script's unused columns (for adapted changes) once, when first asked."""
+
+    ws: Workspace
+    script: str | None
+
+    @classmethod
+    def of(cls, state: State) -> _Here:
+        main = state["task"].get("main_script")
+        ws = workspace_of(state)
+        return cls(ws, main_script_text(ws, main) if main else None)
+
+    @cached_property
+    def unused(self) -> dict[str, list[str]]:
+        return unused_columns(self.ws, self.script) if self.script is not None else {}
+
+
+def _fitting_ids(here: _Here, offers: list[dict[str, Any]]) -> set[str]:
     """The offers whose code fits the main script as it is now (scaffold/learned_changes.fitted): the scaffold can
     take them with no model, so they go before the ones a model would have to adapt."""
-    main = state["task"].get("main_script")
-    ws = workspace_of(state)
-    script = main_script_text(ws, main) if main else None
-    if script is None:
+    if here.script is None:
         return set()
-    return {o["id"] for o in offers if o.get("fragment") and fitted(ws, script, o["fragment"]) is not None}
+    return {o["id"] for o in offers if o.get("fragment") and fitted(here.ws, here.script, o["fragment"]) is not None}
 
 
 def _offer(record: ChangeRecord | Any, distance: float, key: str) -> dict[str, Any]:
@@ -210,16 +231,14 @@ def _offer(record: ChangeRecord | Any, distance: float, key: str) -> dict[str, A
     }
 
 
-def _adapted_offer(state: State, offer: dict[str, Any], record: Any) -> dict[str, Any] | None:
+def _adapted_offer(here: _Here, offer: dict[str, Any], record: Any) -> dict[str, Any] | None:
     """The offer of another task's column change made with this workspace's columns
     (scaffold/learned_changes.adapted), or None where it cannot be."""
-    main = state["task"].get("main_script")
-    ws = workspace_of(state)
-    script = main_script_text(ws, main) if main else None
-    if script is None or not offer.get("fragment") or not getattr(record, "added_columns", None):
+    if here.script is None or not offer.get("fragment") or not getattr(record, "added_columns", None):
         return None
     theirs = set(record.fingerprint.columns)
-    made = adapted(ws, script, offer["fragment"], offer["instruction"], record.added_columns, theirs)
+    change = (offer["instruction"], offer["fragment"])
+    made = adapted(here.ws, here.script, here.unused, change, record.added_columns, theirs)
     if made is None:
         return None
     return offer | {
@@ -232,14 +251,15 @@ def _adapted_offer(state: State, offer: dict[str, Any], record: Any) -> dict[str
     }
 
 
-def _made_here(ws: Any, script: str, offer: dict[str, Any]) -> dict[str, Any] | None:
+def _made_here(here: _Here, offer: dict[str, Any]) -> dict[str, Any] | None:
     """The offer as it is made on the script as it is now: an adapted change is adapted again (the start's column
     lists are stale once another change has added columns), None where it no longer can be."""
     if "adapted_from" not in offer:
         return offer
-    made = adapted(
-        ws, script, offer["their_fragment"], offer["adapted_from"], offer["added_columns"], set(offer["their_columns"])
-    )
+    if here.script is None:
+        return None
+    change = (offer["adapted_from"], offer["their_fragment"])
+    made = adapted(here.ws, here.script, here.unused, change, offer["added_columns"], set(offer["their_columns"]))
     return None if made is None else offer | {"instruction": made[0], "fragment": made[1]}
 
 
@@ -319,13 +339,13 @@ def next_learned_change(state: State, script: str, *, same_task: bool | None = N
         offers = [o for o in offers if o["same_task"] == same_task]
     # A run's best version holds its own changes: once taken, they are not taken one by one again.
     covered = {o["run"] for o in offers if o["id"].endswith(BEST_SUFFIX) and learned_thought(o) in tried}
-    ws = workspace_of(state)
+    here = _Here(workspace_of(state), script)
     # Several tasks learned the same swap (`model = HistGradientBoostingClassifier(...)`): once one was measured
     # here, another that makes the same script is not measured again (titanic's leave-one-out measured it 4 times).
     made = set()
     for done in learned_offers(state):
-        here = _made_here(ws, script, done) if learned_thought(done) in tried else None
-        merged = fitted(ws, script, here["fragment"]) if here is not None and here.get("fragment") else None
+        made_here = _made_here(here, done) if learned_thought(done) in tried else None
+        merged = fitted(here.ws, script, made_here["fragment"]) if made_here and made_here.get("fragment") else None
         if merged is not None:
             made.add(code_key(merged))
     asked = {_said(str(s["action_input"].get("edit_instruction", ""))) for s in state.get("steps", [])}
@@ -334,10 +354,10 @@ def next_learned_change(state: State, script: str, *, same_task: bool | None = N
             continue
         if _said(offer["instruction"]) in asked:  # a hand-written recipe this run tried already, word for word
             continue
-        here = _made_here(ws, script, offer)
-        merged = fitted(ws, script, here["fragment"]) if here is not None else None
+        made_here = _made_here(here, offer)
+        merged = fitted(here.ws, script, made_here["fragment"]) if made_here is not None else None
         if merged is not None and code_key(merged) not in made:
-            return here
+            return made_here
     return None
 
 

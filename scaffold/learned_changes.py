@@ -74,16 +74,22 @@ def added_columns(ws: Workspace, before: str, fragment: str | None) -> dict[str,
 
 
 def adapted(
-    ws: Workspace, script: str, fragment: str, instruction: str, added: dict[str, str], theirs: set[str]
+    ws: Workspace,
+    script: str,
+    unused: dict[str, list[str]],
+    change: tuple[str, str],
+    added: dict[str, str],
+    theirs: set[str],
 ) -> tuple[str, str] | None:
-    """Another task's column change made with this workspace's columns: each column it brought in becomes an unused
-    column of the same kind here (in order; those without a partner are left out), and a column list that also held
-    the columns it kept becomes this script's list of the same name plus the new ones. (instruction, fragment), or
-    None when the fragment names one of its task's columns any other way (a target, a group key)."""
-    here = unused_columns(ws, script)
+    """Another task's column change (its instruction and fragment) made with this workspace's columns: each column it
+    brought in becomes a column of the same kind the script leaves unused (`unused`, code_facts.unused_columns of the
+    script; in order, those without a partner left out), and a column list that also held the columns it kept becomes
+    this script's list of the same name plus the new ones. (instruction, fragment), or None when the fragment names
+    one of its task's columns any other way (a target, a group key)."""
+    instruction, fragment = change
     mapping: dict[str, str] = {}
     for kind in dict.fromkeys(added.values()):
-        partners = [c for c in here.get(kind, []) if c not in mapping.values()]
+        partners = [c for c in unused.get(kind, []) if c not in mapping.values()]
         mapping |= dict(zip([c for c, k in added.items() if k == kind], partners, strict=False))
     if not mapping:
         return None

@@ -403,6 +403,7 @@ def test_another_task_s_column_change_is_made_with_this_task_s_columns(widening_
 
 
 def test_a_column_change_is_adapted_by_kind_and_not_where_it_names_their_target(tmp_path: Path) -> None:
+    from budgetmlagent.scaffold.code_facts import unused_columns
     from budgetmlagent.scaffold.learned_changes import adapted
 
     rows = "".join(f"{i},{i * 2},{'ab'[i % 2]},{i % 2}\n" for i in range(40))
@@ -420,14 +421,16 @@ def test_a_column_change_is_adapted_by_kind_and_not_where_it_names_their_target(
         "X = pd.get_dummies(train[FEATURES], columns=TEXT_COLUMNS, dtype=float)"
     )
     said = "Add the text columns sex, embarked to FEATURES and one-hot encode them"
-    made = adapted(ws, script, fragment, said, added, theirs)
+    unused = unused_columns(ws, script)
+    made = adapted(ws, script, unused, (said, fragment), added, theirs)
     assert made is not None
     words, code = made
     # one category column here: embarked has no partner and is left out
     assert words == "Add the text columns tone to FEATURES and one-hot encode them"
     assert "FEATURES = ['width', 'tone']" in code and "TEXT_COLUMNS = ['tone']" in code
     assert fitted(ws, script, code) is not None
-    assert adapted(ws, script, fragment + '\nprior = train["survived"].mean()', said, added, theirs) is None
+    naming_their_target = (said, fragment + '\nprior = train["survived"].mean()')
+    assert adapted(ws, script, unused, naming_their_target, added, theirs) is None
 
 
 def test_an_adapted_column_change_is_adapted_again_to_the_script_as_it_is_now(
