@@ -126,13 +126,9 @@ def requery(state: State, ctx: Context) -> dict[str, Any] | None:
     code fits this script first). Once per best version; None when there is nothing to do or the store is gone."""
     saved = state.get("experience") or {}
     store, _ = open_store(ctx)
-    if store is None or "key" not in saved:
+    if store is None or not requery_due(state):
         return None
-    best = state.get("best")
-    best_step = best["step"] if best is not None else 0
-    if best_step in saved.get("requeried_at", []):
-        return None
-    updated = saved | {"requeried_at": [*saved.get("requeried_at", []), best_step]}
+    updated = saved | {"requeried_at": [*saved.get("requeried_at", []), _best_step(state)]}
     known = [*saved.get("offered", []), *saved.get("warnings", [])]
     exclude = {o["id"] for o in known} | {_said(o["instruction"]) for o in known}
     try:
@@ -143,6 +139,17 @@ def requery(state: State, ctx: Context) -> dict[str, Any] | None:
     step = len(state.get("steps", [])) + 1
     append_trace(state.get("run_dir"), {"type": "experience", "requery": True, "step": step} | _traced(found))
     return updated | {"offered": [*saved.get("offered", []), *found["offered"]]}
+
+
+def requery_due(state: State) -> bool:
+    """Whether the store may be asked again: this run reads one, and has not asked it since its best version."""
+    saved = state.get("experience") or {}
+    return "key" in saved and _best_step(state) not in saved.get("requeried_at", [])
+
+
+def _best_step(state: State) -> int:
+    best = state.get("best")
+    return best["step"] if best is not None else 0
 
 
 def _query(

@@ -11,7 +11,7 @@ from typing import Any
 from budgetmlagent.prompts import planner as words
 from budgetmlagent.prompts.history import SCAFFOLD_MODEL
 from budgetmlagent.runtime.context import Context
-from budgetmlagent.runtime.experience import learned_thought, next_learned_change
+from budgetmlagent.runtime.experience import learned_thought, next_learned_change, requery_due
 from budgetmlagent.runtime.measure import LAST_RUN_DIR, best_value
 from budgetmlagent.runtime.run_folder import append_trace
 from budgetmlagent.runtime.state import State, workspace_of
@@ -167,8 +167,9 @@ def stalled(state: State, ctx: Context) -> bool:
 
 def experience_stalled(state: State, ctx: Context) -> bool:
     """When the experience store is asked again (runtime/experience.requery): the planner's k steps without a gain,
-    or the recipe phase with no recipe or learned change left to take."""
-    if not ctx.use_experience or "key" not in (state.get("experience") or {}) or not state.get("steps"):
+    or the recipe phase with no recipe or learned change left to take. Once asked at this best version, the recipe
+    phase is not weighed again here (the step itself weighs it)."""
+    if not ctx.use_experience or not state.get("steps") or not requery_due(state):
         return False
     if steps_without_gain(state) >= max(1, ctx.stall_steps):
         return True
