@@ -62,6 +62,17 @@ def recipes_only(task: Path, tmp_path: Path, store: Path, **settings: Any) -> di
     return state
 
 
+def learned_only(task: Path, tmp_path: Path, records: list[ChangeRecord], **settings: Any) -> dict[str, Any]:
+    """A recipes-only run with the hand-written recipes off, on a store holding just `records`."""
+    store = tmp_path / "experience"
+    ExperienceStore(store).add_many(records)  # type: ignore[arg-type]
+    return recipes_only(task, tmp_path / "run", store, use_recipes=False, **settings)
+
+
+def learned_steps(state: dict[str, Any]) -> list[dict[str, Any]]:
+    return [s for s in state["steps"] if s["thought"].startswith("Learned change taken")]
+
+
 def fingerprint(task: str = "titanic-like", data: str = "number and category columns") -> Fingerprint:
     return Fingerprint(problem=f"predict the label of {task}", data=data, metric="accuracy", direction="higher",
                        script="builds LogisticRegression", columns=["age", "sex"])  # fmt: skip
@@ -142,12 +153,17 @@ def test_code_that_fits_is_offered_first_and_a_stalled_run_asks_the_store_again(
 ) -> None:
     # One offer at a time: the bigger gain's code reads a name this script lacks, so the change that fits goes first;
     # once it is made and nothing is left, the store is asked again with the script as it is now.
-    store = ExperienceStore(tmp_path / "experience")
-    store.add(change("booster", 0.5, instruction="Use a booster", fragment="model = Booster(depth)"))
-    store.add(change("second", 0.04, instruction="Add a second feature", fragment='FEATURES = ["size", "age"]'))
-    store.add(change("third", 0.02, instruction="Add a third feature", fragment='FEATURES = ["size", "age", "id"]'))
-    state = recipes_only(widening_task, tmp_path / "run", tmp_path / "experience", use_recipes=False, experience_k=1)
-    learned = [s["thought"] for s in state["steps"] if s["thought"].startswith("Learned change taken")]
+    state = learned_only(
+        widening_task,
+        tmp_path,
+        [
+            change("booster", 0.5, instruction="Use a booster", fragment="model = Booster(depth)"),
+            change("second", 0.04, instruction="Add a second feature", fragment='FEATURES = ["size", "age"]'),
+            change("third", 0.02, instruction="Add a third feature", fragment='FEATURES = ["size", "age", "id"]'),
+        ],
+        experience_k=1,
+    )
+    learned = [s["thought"] for s in learned_steps(state)]
     assert len(learned) == 2 and "second" in learned[0] and "third" in learned[1]
     assert [o["id"] for o in state["result"]["experience"]["offered"]] == ["second", "third", "booster"]
     requeries = [r for r in read_trace(Path(state["run_dir"])) if r["type"] == "experience" and r.get("requery")]
@@ -358,12 +374,16 @@ def test_first_success_of_a_resumed_run_whose_checkpoint_gave_its_pairs_back_as_
 def test_a_learned_change_that_makes_a_script_already_measured_is_not_measured_again(
     widening_task: Path, tmp_path: Path
 ) -> None:
-    store = ExperienceStore(tmp_path / "experience")
-    store.add(change("drop", 0.05, instruction="Drop every feature", fragment="FEATURES = []"))
-    store.add(change("twin", 0.04, instruction="Use no features at all", fragment="FEATURES = []  # none"))
-    store.add(change("age", 0.02, instruction="Add a second feature", fragment='FEATURES = ["size", "age"]'))
-    state = recipes_only(widening_task, tmp_path / "run", tmp_path / "experience", use_recipes=False)
-    learned = [s["thought"] for s in state["steps"] if s["thought"].startswith("Learned change taken")]
+    state = learned_only(
+        widening_task,
+        tmp_path,
+        [
+            change("drop", 0.05, instruction="Drop every feature", fragment="FEATURES = []"),
+            change("twin", 0.04, instruction="Use no features at all", fragment="FEATURES = []  # none"),
+            change("age", 0.02, instruction="Add a second feature", fragment='FEATURES = ["size", "age"]'),
+        ],
+    )
+    learned = [s["thought"] for s in learned_steps(state)]
     assert len(learned) == 2 and "drop" in learned[0] and "age" in learned[1]  # the twin is the same program
 
 
@@ -446,7 +466,7 @@ def test_an_adapted_column_change_is_adapted_again_to_the_script_as_it_is_now(
         (env / table).write_text((env / table).read_text().replace("color", "shade").replace("age", "years"))
     (widening_task / "scripts" / "research_problem.txt").write_text("Predict the label of another table.")
     state = recipes_only(widening_task, tmp_path / "second", store, use_recipes=False)
-    learned = [s for s in state["steps"] if s["thought"].startswith("Learned change taken")]
+    learned = learned_steps(state)
     assert len(learned) == 2
     # The number column joins the list as it is after the one-hot change, not as it was at the start.
     assert state["best"]["step"] == learned[1]["step"] and state["best"]["validation"] == pytest.approx(0.56)
